@@ -1,0 +1,1 @@
+"""Escalator: a Slack-native escalation desk for customer support."""

@@ -1,0 +1,89 @@
+"""Settings read from the environment (design.md §4).
+
+A missing or bad setting raises ConfigError with one line naming the variable;
+the CLI turns it into exit code 2 without a traceback.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = ""
+    policy_path: str | None = None
+    port: int = 3000
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'escalator.db'}"
+
+
+def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True) -> Settings:
+    env = dict(os.environ if env is None else env)
+
+    def text(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    def required(name: str) -> str:
+        value = text(name)
+        if value is None and need_slack:
+            raise ConfigError(f"{name} is not set")
+        return value or ""
+
+    bot_token = required("SLACK_BOT_TOKEN")
+    if bot_token and not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    signing_secret = required("SLACK_SIGNING_SECRET")
+    app_token = text("SLACK_APP_TOKEN")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+    api_url = text("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        raise ConfigError("SLACK_API_URL must be an http(s) URL ending in /api/")
+    if not api_url.endswith("/"):
+        api_url += "/"
+
+    database_url = text("DATABASE_URL") or default_database_url()
+    if "://" not in database_url:
+        raise ConfigError("DATABASE_URL must be an SQLAlchemy URL such as sqlite:////abs/path.db")
+
+    policy_path = text("ESCALATOR_POLICY")
+    if policy_path and not Path(policy_path).is_file():
+        raise ConfigError(f"ESCALATOR_POLICY: no such file: {policy_path}")
+
+    port_text = text("PORT") or "3000"
+    try:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"PORT must be a port number, got {port_text!r}") from None
+
+    return Settings(
+        bot_token=bot_token,
+        signing_secret=signing_secret,
+        app_token=app_token,
+        slack_api_url=api_url,
+        database_url=database_url,
+        policy_path=policy_path,
+        port=port,
+    )

@@ -1,0 +1,290 @@
+"""Delivering the outbox to Slack: claimed safely, in order per thread, paced per channel.
+
+A claim is an UPDATE of rows selected `FOR UPDATE SKIP LOCKED` (PostgreSQL) or
+under SQLite's write lock, setting a lease; several processes never claim the same
+row. Each send runs in a small thread pool so one slow or failing channel doesn't
+hold up the others.
+
+The one window left: Slack accepts a post and this process dies before it records
+the ts. The row's lease then expires and another attempt would post twice, so every
+post carries message metadata naming its outbox row, and a retry first looks for
+that metadata in the channel (or thread) history. Only if the history can't be read
+(missing scope, Slack down) and the post did land could a duplicate appear.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from bot import outbox
+from bot.db import transaction
+from bot.models import ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
+from bot.slack_errors import FailureKind, SlackFailure, classify
+
+log = logging.getLogger("escalator.delivery")
+
+METADATA_EVENT = "escalator_outbox"
+
+
+@dataclass
+class DeliveryOptions:
+    concurrency: int = 8
+    lease: timedelta = timedelta(seconds=60)
+    poll_interval: float = 0.5
+    channel_interval: timedelta = timedelta(seconds=1)  # Slack: ~1 message/second/channel
+    max_backoff: float = 30.0
+    batch: int = 200
+
+
+class OutboxWorker:
+    def __init__(self, sessions: sessionmaker[Session], client: WebClient, options: DeliveryOptions | None = None):
+        self.sessions = sessions
+        self.client = client
+        self.options = options or DeliveryOptions()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="outbox")
+
+    # --- running ----------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="outbox-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        outbox.new_rows.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:  # the worker must outlive a database hiccup
+                log.exception("outbox: delivery round failed; retrying")
+                sent = 0
+            if not sent:
+                outbox.new_rows.wait(self.options.poll_interval)
+                outbox.new_rows.clear()
+
+    def run_once(self) -> int:
+        """Claim what is due and deliver it; returns how many rows were attempted."""
+        claimed = self._claim()
+        if claimed:
+            list(self._pool.map(self._deliver, claimed))
+        return len(claimed)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Deliver until nothing is pending (the demo and tests); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.run_once():
+                if not self.pending():
+                    return True
+                time.sleep(0.05)
+        return False
+
+    def pending(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING))
+
+    # --- claiming ---------------------------------------------------------
+    def _claim(self) -> list[int]:
+        now = utcnow()
+        earlier = aliased(OutboxMessage)
+        parent = aliased(SlackMessage)
+        linked = aliased(SlackMessage)
+        target = aliased(SlackMessage)
+        due = (
+            select(OutboxMessage.id, OutboxMessage.channel)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.not_before <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                ~exists().where(
+                    earlier.order_key == OutboxMessage.order_key,
+                    earlier.id < OutboxMessage.id,
+                    earlier.status == OutboxStatus.PENDING,
+                ),
+                ~exists().where(ChannelPacing.channel == OutboxMessage.channel, ChannelPacing.not_before > now),
+                # a reply waits for its thread's root, a link for its target, an update for its post
+                or_(OutboxMessage.thread_message_id.is_(None),
+                    exists().where(parent.id == OutboxMessage.thread_message_id, parent.ts.is_not(None))),
+                or_(OutboxMessage.link_message_id.is_(None),
+                    exists().where(linked.id == OutboxMessage.link_message_id, linked.ts.is_not(None))),
+                or_(OutboxMessage.method != "chat.update",
+                    exists().where(target.id == OutboxMessage.message_id, target.ts.is_not(None))),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(self.options.batch)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        )
+        with transaction(self.sessions) as session:
+            chosen: dict[str, int] = {}
+            for row_id, channel in session.execute(due):
+                chosen.setdefault(channel, row_id)  # one per channel per round: pacing
+            ids = list(chosen.values())
+            if ids:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids))
+                    .values(lease_until=now + self.options.lease, claimed_by=self.worker_id,
+                            attempts=OutboxMessage.attempts + 1)
+                )
+        return ids
+
+    # --- sending ----------------------------------------------------------
+    def _deliver(self, row_id: int) -> None:
+        with self.sessions() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None or row.status != OutboxStatus.PENDING or row.claimed_by != self.worker_id:
+                return
+            try:
+                result = self._send(session, row)
+            except Exception as exc:  # classify every failure; never lose the row
+                self._record_failure(row_id, classify(exc))
+                return
+            self._record_success(row_id, result)
+
+    def _send(self, session: Session, row: OutboxMessage) -> dict:
+        payload = self._resolve_links(session, row, dict(row.payload))
+        if row.method == "chat.update":
+            self.client.chat_update(channel=row.channel, ts=row.message.ts, **payload)
+            return {}
+        thread_ts = row.thread_message.ts if row.thread_message else None
+        if row.attempts > 1:
+            found = self._find_earlier_post(row, thread_ts)
+            if found:
+                log.info("outbox: row %s was already posted (ts %s); not posting again", row.id, found)
+                return {"ts": found, "thread_ts": thread_ts}
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}}
+        try:
+            response = self.client.chat_postMessage(
+                channel=row.channel, thread_ts=thread_ts, metadata=metadata, **payload)
+        except Exception as exc:
+            if classify(exc).kind is not FailureKind.NOT_IN_CHANNEL:
+                raise
+            log.warning("outbox: not in channel %s; joining it and retrying", row.channel)
+            self.client.conversations_join(channel=row.channel)
+            response = self.client.chat_postMessage(
+                channel=row.channel, thread_ts=thread_ts, metadata=metadata, **payload)
+        return {"ts": response["ts"], "thread_ts": thread_ts}
+
+    def _resolve_links(self, session: Session, row: OutboxMessage, payload: dict) -> dict:
+        target = row.link_message
+        if target is None:
+            return payload
+        if target.permalink is None:
+            answer = self.client.chat_getPermalink(channel=target.channel, message_ts=target.ts)
+            target.permalink = answer["permalink"]
+            session.commit()
+        replacement = f"<{target.permalink}|"
+        return _replace_in(payload, outbox.LINK_PLACEHOLDER, replacement)
+
+    def _find_earlier_post(self, row: OutboxMessage, thread_ts: str | None) -> str | None:
+        """Look for a post of this row that landed before a crash (see module doc)."""
+        oldest = f"{row.created_at.timestamp() - 60:.6f}"
+        try:
+            if thread_ts:
+                answer = self.client.conversations_replies(
+                    channel=row.channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200)
+            else:
+                answer = self.client.conversations_history(
+                    channel=row.channel, oldest=oldest, include_all_metadata=True, limit=200)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.kind.retryable:
+                raise
+            log.warning("outbox: cannot read history of %s to rule out a duplicate: %s", row.channel, failure)
+            return None
+        for message in answer.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == METADATA_EVENT and \
+                    (metadata.get("event_payload") or {}).get("outbox_id") == row.id:
+                return message["ts"]
+        return None
+
+    # --- recording --------------------------------------------------------
+    def _record_success(self, row_id: int, result: dict) -> None:
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            row = session.get(OutboxMessage, row_id)
+            row.status, row.sent_at, row.lease_until, row.last_error = OutboxStatus.SENT, now, None, None
+            if result.get("ts") and row.message is not None:
+                row.message.ts = result["ts"]
+                row.message.thread_ts = result.get("thread_ts")
+            self._pace(session, row.channel, now + self.options.channel_interval)
+
+    def _record_failure(self, row_id: int, failure: SlackFailure) -> None:
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            row = session.get(OutboxMessage, row_id)
+            row.lease_until, row.last_error = None, str(failure)
+            if failure.kind is FailureKind.RATE_LIMITED:
+                row.attempts -= 1  # Slack refused before doing anything: not a failed attempt
+                self._pace(session, row.channel, now + timedelta(seconds=failure.retry_after or 1))
+                log.info("outbox: rate limited on %s; waiting %ss", row.channel, failure.retry_after)
+            elif failure.kind.retryable:
+                backoff = min(self.options.max_backoff, 2 ** min(row.attempts - 1, 10))
+                row.not_before = now + timedelta(seconds=backoff * random.uniform(0.8, 1.0))
+                log.warning("outbox: %s delivering row %s to %s; retry in %.0fs",
+                            failure, row.id, row.channel, backoff)
+            else:
+                self._fail_permanently(session, row, failure)
+
+    def _fail_permanently(self, session: Session, row: OutboxMessage, failure: SlackFailure) -> None:
+        row.status = OutboxStatus.FAILED
+        ticket = f"ESC-{row.ticket_id}" if row.ticket_id else "no ticket"
+        log.error("outbox: giving up on row %s (%s, %s to %s): %s. The ticket is unchanged; "
+                  "fix the channel in the policy or invite the bot, then re-queue.",
+                  row.id, ticket, row.method, row.channel, failure)
+        if row.method != "chat.postMessage" or row.message_id is None:
+            return
+        dependants = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                or_(OutboxMessage.thread_message_id == row.message_id,
+                    OutboxMessage.link_message_id == row.message_id,
+                    and_(OutboxMessage.method == "chat.update", OutboxMessage.message_id == row.message_id)),
+            )
+        ).all()
+        for dependant in dependants:
+            self._fail_permanently(session, dependant, SlackFailure(failure.kind, f"depends on row {row.id}"))
+
+    @staticmethod
+    def _pace(session: Session, channel: str, not_before: datetime) -> None:
+        pacing = session.get(ChannelPacing, channel, with_for_update=True)
+        if pacing is None:
+            try:
+                with session.begin_nested():
+                    session.add(ChannelPacing(channel=channel, not_before=not_before))
+                return
+            except IntegrityError:  # another process added it first
+                pacing = session.get(ChannelPacing, channel, with_for_update=True, populate_existing=True)
+        if pacing.not_before < not_before:
+            pacing.not_before = not_before
+
+
+def _replace_in(value, old: str, new: str):
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_replace_in(item, old, new) for item in value]
+    if isinstance(value, dict):
+        return {key: _replace_in(item, old, new) for key, item in value.items()}
+    return value

@@ -1,0 +1,113 @@
+"""Validation of what people type into our modals; errors are keyed by input block."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bot.errors import InvalidInput
+from bot.ids import BlockId
+from bot.policy import Policy
+from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, TRIGGERS
+
+MAX_SUMMARY = 3000
+MAX_CUSTOMER = 200
+MAX_LONG_TEXT = 3000
+MAX_REVENUE = Decimal("1e12")
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    summary: str
+    customer: str
+    severity: str
+    impact: str
+    complexity: str
+    steps_taken: str
+    revenue_at_risk: Decimal | None
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EscalationRequest:
+    to_level: str
+    trigger: str
+    reason: str
+
+
+def _text(values: dict, key: str) -> str:
+    value = values.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse_new_ticket(values: dict) -> NewTicket:
+    """`values` maps block id → the submitted value (str, or a list for checkboxes)."""
+    errors: dict[str, str] = {}
+    summary = _text(values, BlockId.SUMMARY)
+    if not summary:
+        errors[BlockId.SUMMARY] = "Describe the problem in a sentence or two."
+    elif len(summary) > MAX_SUMMARY:
+        errors[BlockId.SUMMARY] = f"Keep the summary under {MAX_SUMMARY:,} characters ({len(summary):,} now)."
+    customer = _text(values, BlockId.CUSTOMER)
+    if len(customer) > MAX_CUSTOMER:
+        errors[BlockId.CUSTOMER] = f"Keep the customer name under {MAX_CUSTOMER} characters."
+    severity = _text(values, BlockId.SEVERITY)
+    if severity not in SEVERITY_LABELS:
+        errors[BlockId.SEVERITY] = "Choose a severity, P1 to P4."
+    impact = _text(values, BlockId.IMPACT) or "one_user"
+    if impact not in IMPACTS:
+        errors[BlockId.IMPACT] = "Choose who is affected."
+    complexity = _text(values, BlockId.COMPLEXITY) or "known_issue"
+    if complexity not in COMPLEXITIES:
+        errors[BlockId.COMPLEXITY] = "Choose how complex the problem is."
+    steps = _text(values, BlockId.STEPS)
+    if len(steps) > MAX_LONG_TEXT:
+        errors[BlockId.STEPS] = f"Keep the steps taken under {MAX_LONG_TEXT:,} characters."
+    revenue = _parse_revenue(_text(values, BlockId.REVENUE), errors)
+    flags = frozenset(flag for flag in (values.get(BlockId.FLAGS) or []) if flag in FLAGS)
+    if errors:
+        raise InvalidInput(errors)
+    return NewTicket(summary, customer, severity, impact, complexity, steps, revenue, flags)
+
+
+def _parse_revenue(text: str, errors: dict[str, str]) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        amount = Decimal(text.replace(",", "").replace(" ", ""))
+    except InvalidOperation:
+        errors[BlockId.REVENUE] = "Enter an amount as a number, e.g. 12000."
+        return None
+    if not amount.is_finite() or amount < 0:
+        errors[BlockId.REVENUE] = "Revenue at risk can't be negative."
+        return None
+    if amount >= MAX_REVENUE:
+        errors[BlockId.REVENUE] = "That amount is too large; enter the revenue at risk in whole currency units."
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_escalation(values: dict, policy: Policy, current_level: str) -> EscalationRequest:
+    errors: dict[str, str] = {}
+    to_level = _text(values, BlockId.LEVEL)
+    if to_level not in policy.escalation_targets(current_level):
+        errors[BlockId.LEVEL] = f"Choose a level above {policy.level_name(current_level)}."
+    trigger = _text(values, BlockId.TRIGGER)
+    if trigger not in TRIGGERS:
+        errors[BlockId.TRIGGER] = "Choose what triggered the escalation."
+    reason = _text(values, BlockId.REASON)
+    if not reason:
+        errors[BlockId.REASON] = "Say why, so the next level knows where to start."
+    elif len(reason) > MAX_LONG_TEXT:
+        errors[BlockId.REASON] = f"Keep the reason under {MAX_LONG_TEXT:,} characters."
+    if errors:
+        raise InvalidInput(errors)
+    return EscalationRequest(to_level, trigger, reason)
+
+
+def parse_resolution(values: dict) -> str:
+    resolution = _text(values, BlockId.RESOLUTION)
+    if not resolution:
+        raise InvalidInput({BlockId.RESOLUTION: "Say how it was resolved."})
+    if len(resolution) > MAX_LONG_TEXT:
+        raise InvalidInput({BlockId.RESOLUTION: f"Keep it under {MAX_LONG_TEXT:,} characters."})
+    return resolution

@@ -1,0 +1,36 @@
+"""Every action_id and callback_id the app uses, in one place."""
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    ACKNOWLEDGE = "ticket.acknowledge"
+    ESCALATE = "ticket.escalate"
+    RESOLVE = "ticket.resolve"
+
+
+class CallbackId(StrEnum):
+    NEW_ESCALATION_MODAL = "ticket.new"
+    ESCALATE_MODAL = "ticket.escalate"
+    RESOLVE_MODAL = "ticket.resolve"
+    MESSAGE_SHORTCUT = "escalate_message"
+    GLOBAL_SHORTCUT = "new_escalation"
+
+
+class BlockId(StrEnum):
+    """Input blocks of our modals: view submissions are read back by these."""
+
+    SUMMARY = "summary"
+    CUSTOMER = "customer"
+    SEVERITY = "severity"
+    IMPACT = "impact"
+    COMPLEXITY = "complexity"
+    STEPS = "steps"
+    REVENUE = "revenue"
+    FLAGS = "flags"
+    LEVEL = "level"
+    TRIGGER = "trigger"
+    REASON = "reason"
+    RESOLUTION = "resolution"
+
+
+INPUT_ACTION = "value"  # every input element uses this action_id inside its block

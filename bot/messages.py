@@ -1,0 +1,162 @@
+"""Every message and view the bot sends, rendered from templates/."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.context import ActionContext
+from bot.ids import ActionId, CallbackId
+from bot.models import Ticket, TicketEvent
+from bot.outbox import LINK_PLACEHOLDER
+from bot.policy import Policy
+from bot.rendering import Mrkdwn, escape_mrkdwn, render
+from bot.routing import management_reasons
+from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS, TRIGGERS
+
+LINK_OPEN = Mrkdwn(LINK_PLACEHOLDER)  # followed by a label and ">" in templates
+
+
+def ticket_flags(ticket: Ticket) -> list[str]:
+    return [label for key, label in FLAGS.items() if getattr(ticket, key)]
+
+
+def local_time(moment: datetime, policy: Policy) -> str:
+    return moment.astimezone(policy.timezone).strftime("%a %d %b %H:%M %Z")
+
+
+def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent | None = None,
+             *, linked: bool = False) -> dict:
+    current = ticket.level == level
+    if not ticket.is_active:
+        status = f"Resolved {local_time(ticket.resolved_at, policy)}" if ticket.resolved_at else "Resolved"
+    elif not current:
+        status = f"Moved to {policy.level_name(ticket.level)}"
+    elif ticket.status == "acknowledged":
+        status = f"Acknowledged by {Mrkdwn(f'<@{ticket.acknowledged_by}>')}"
+    else:
+        status = "Waiting for acknowledgment"
+    came = None
+    if came_from is not None:
+        came = {
+            "from_name": policy.level_name(came_from.from_level or ""),
+            "actor_id": came_from.actor_id,
+            "trigger_label": TRIGGERS.get(came_from.trigger or "", came_from.trigger or ""),
+            "reason": came_from.reason or "",
+            "has_link": linked,
+            "link": LINK_OPEN,
+        }
+    return render(
+        "briefing.json.j2",
+        ticket=ticket,
+        level_name=policy.level_name(level),
+        labels={
+            "severity": SEVERITY_LABELS[ticket.severity],
+            "impact": IMPACTS.get(ticket.impact, ticket.impact),
+            "complexity": COMPLEXITIES.get(ticket.complexity, ticket.complexity),
+            "flags": ", ".join(ticket_flags(ticket)),
+        },
+        came_from=came,
+        current=current,
+        status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
+        actions=ActionId,
+        context=ActionContext(ticket_id=ticket.id, level=level).encode(),
+    )
+
+
+def thread_note(text: Mrkdwn) -> dict:
+    return render("thread_note.json.j2", note=text)
+
+
+def management_ping(ticket: Ticket, policy: Policy, reasons: list[str], *, linked: bool) -> dict:
+    return render(
+        "management_ping.json.j2",
+        ticket=ticket,
+        managers=policy.managers,
+        reasons=reasons,
+        customer=bool(ticket.customer),
+        level_name=policy.level_name(ticket.level),
+        briefing_link=LINK_OPEN if linked else None,
+    )
+
+
+def new_escalation_modal(policy: Policy, context: ActionContext, prefill_summary: str = "") -> dict:
+    return render(
+        "modals/new_escalation.json.j2",
+        callback_id=CallbackId.NEW_ESCALATION_MODAL,
+        metadata=context.encode(),
+        prefill={"summary": prefill_summary, "permalink": context.permalink},
+        revenue_threshold=policy.revenue_threshold,
+        options={"severities": SEVERITY_LABELS, "impacts": IMPACTS, "complexities": COMPLEXITIES, "flags": FLAGS},
+    )
+
+
+def escalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
+    targets = [(key, policy.level_name(key)) for key in policy.escalation_targets(ticket.level)]
+    next_level = policy.next_level(ticket.level)
+    initial = next((t for t in targets if t[0] == next_level), targets[0] if targets else None)
+    return render(
+        "modals/escalate.json.j2",
+        callback_id=CallbackId.ESCALATE_MODAL,
+        metadata=context.encode(),
+        ticket=ticket,
+        level_name=policy.level_name(ticket.level),
+        targets=targets,
+        initial=initial,
+        triggers=TRIGGERS,
+    )
+
+
+def resolve_modal(ticket: Ticket, context: ActionContext) -> dict:
+    return render("modals/resolve.json.j2", callback_id=CallbackId.RESOLVE_MODAL,
+                  metadata=context.encode(), ticket=ticket)
+
+
+def help_reply(policy: Policy, problem: Mrkdwn | None = None) -> dict:
+    return render("replies/help.json.j2", problem=problem, level_keys=list(policy.levels))
+
+
+def notice(text: Mrkdwn | str) -> dict:
+    return render("replies/notice.json.j2", text=text)
+
+
+def status_reply(ticket: Ticket, policy: Policy, briefing_permalink: str | None) -> dict:
+    history = [(local_time(event.at, policy), describe_event(event, policy)) for event in ticket.events]
+    return render(
+        "replies/status.json.j2",
+        ticket=ticket,
+        level_name=policy.level_name(ticket.level),
+        status_label=STATUS_LABELS.get(ticket.status, ticket.status),
+        briefing_link=Mrkdwn(f"<{briefing_permalink}|") if briefing_permalink else None,
+        history=history[-30:],
+    )
+
+
+def list_reply(title: str, tickets: list[Ticket], policy: Policy, more: int) -> dict:
+    rows = [(t, policy.level_name(t.level), STATUS_LABELS.get(t.status, t.status)) for t in tickets]
+    return render("replies/list.json.j2", title=title, rows=rows, more=more)
+
+
+def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
+    """One history line, in mrkdwn, with user text escaped."""
+    who = f"<@{event.actor_id}>" if event.actor_id else "Escalator"
+    reason = f": {escape_mrkdwn(event.reason)}" if event.reason else ""
+    to_name = escape_mrkdwn(policy.level_name(event.to_level or ""))
+    from_name = escape_mrkdwn(policy.level_name(event.from_level or ""))
+    trigger = TRIGGERS.get(event.trigger or "", event.trigger or "")
+    text = {
+        "opened": f"opened by {who}, routed to {to_name}",
+        "acknowledged": f"acknowledged at {from_name} by {who}",
+        "escalated": f"escalated {from_name} → {to_name} by {who} ({trigger}){reason}",
+        "resolved": f"resolved by {who}{reason}",
+        "management_pinged": f"management told{reason}",
+    }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
+    return Mrkdwn(text)
+
+
+def opened_confirmation(ticket: Ticket, policy: Policy) -> dict:
+    return render(
+        "modals/opened.json.j2",
+        ticket=ticket,
+        level_name=policy.level_name(ticket.level),
+        channel=policy.level(ticket.level).channel,
+        reasons=management_reasons(ticket, policy),
+    )

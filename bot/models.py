@@ -1,0 +1,182 @@
+"""Database models: tickets, their event log, their Slack messages, the outbox."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC (SQLite has no time zones), always hands back aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TicketStatus:
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    ACTIVE = (OPEN, ACKNOWLEDGED)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    summary: Mapped[str] = mapped_column(Text)
+    customer: Mapped[str] = mapped_column(String(200), default="")
+    severity: Mapped[str] = mapped_column(String(2))
+    impact: Mapped[str] = mapped_column(String(20))
+    complexity: Mapped[str] = mapped_column(String(20))
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    executive_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    asked_for_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    brand_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    revenue_at_risk: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    steps_taken: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN, index=True)
+    requester_id: Mapped[str] = mapped_column(String(20))
+    source_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    source_permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def key(self) -> str:
+        return f"ESC-{self.id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in TicketStatus.ACTIVE
+
+
+class TicketEvent(Base):
+    """Append-only history: who did what, when, why."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    from_level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    trigger: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class SlackMessage(Base):
+    """A Slack message that belongs to a ticket; ts is known once it is delivered."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (Index("ix_slack_messages_channel_ts", "channel", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True, index=True)
+    level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    role: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(20))
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Base):
+    """A Slack write owed, recorded in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True, index=True)
+    method: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    # Rows sharing an order key (a channel's root messages, or one thread) go out in id order.
+    order_key: Mapped[str] = mapped_column(String(80), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("slack_messages.id"), nullable=True)
+    thread_message_id: Mapped[int | None] = mapped_column(ForeignKey("slack_messages.id"), nullable=True)
+    link_message_id: Mapped[int | None] = mapped_column(ForeignKey("slack_messages.id"), nullable=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    message: Mapped[SlackMessage | None] = relationship(foreign_keys=[message_id])
+    thread_message: Mapped[SlackMessage | None] = relationship(foreign_keys=[thread_message_id])
+    link_message: Mapped[SlackMessage | None] = relationship(foreign_keys=[link_message_id])
+
+
+class ChannelPacing(Base):
+    """When a channel may next be written to: shared by every process (429 Retry-After, pacing)."""
+
+    __tablename__ = "channel_pacing"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessedEvent(Base):
+    """Slack event ids already handled: Slack retries must change nothing twice."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

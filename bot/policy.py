@@ -1,0 +1,302 @@
+"""The escalation policy: levels, severities, thresholds, loaded from YAML.
+
+Every validation error names the field path ("levels.tier2.channel: missing"),
+so `escalator policy check` tells an operator exactly what to fix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from bot.durations import parse_duration
+
+LADDER = ("tier1", "tier2", "tier3", "management", "executive")
+REQUIRED_LEVELS = LADDER
+SEVERITIES = ("P1", "P2", "P3", "P4")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class PolicyError(Exception):
+    """The policy is invalid; `problems` lists "field.path: what is wrong" lines."""
+
+    def __init__(self, problems: list[str], source: str = "policy"):
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Level:
+    key: str
+    name: str
+    channel: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Severity:
+    key: str
+    response: timedelta
+    update_every: timedelta | None
+    entry: str
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """None of days/start/end means 24x7."""
+
+    days: tuple[str, ...] | None = None
+    start: str | None = None
+    end: str | None = None
+    holidays: str | None = None
+
+    @property
+    def always_open(self) -> bool:
+        return self.days is None
+
+
+@dataclass(frozen=True)
+class Policy:
+    timezone: ZoneInfo
+    business_hours: BusinessHours
+    sweep_interval: timedelta
+    warn_at: float
+    revenue_threshold: Decimal
+    levels: dict[str, Level]
+    severities: dict[str, Severity]
+    time_limits: dict[str, timedelta]
+
+    def level(self, key: str) -> Level:
+        return self.levels[key]
+
+    def level_name(self, key: str) -> str:
+        level = self.levels.get(key)
+        return level.name if level else key
+
+    def is_member(self, level_key: str, user_id: str) -> bool:
+        level = self.levels.get(level_key)
+        return bool(level) and user_id in level.members
+
+    @property
+    def managers(self) -> tuple[str, ...]:
+        return self.levels["management"].members
+
+    def next_level(self, level_key: str) -> str | None:
+        """The next rung up; planning hands over to tier1."""
+        if level_key == "planning":
+            return "tier1"
+        if level_key not in LADDER or level_key == LADDER[-1]:
+            return None
+        return LADDER[LADDER.index(level_key) + 1]
+
+    def escalation_targets(self, level_key: str) -> list[str]:
+        """Levels a ticket may be escalated to by hand: any rung above the current one."""
+        if level_key == "planning":
+            return list(LADDER)
+        if level_key not in LADDER:
+            return []
+        return list(LADDER[LADDER.index(level_key) + 1 :])
+
+    def levels_of(self, user_id: str) -> list[str]:
+        return [key for key, level in self.levels.items() if user_id in level.members]
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy file, or the built-in default when path is None."""
+    if path is None:
+        text = resources.files("bot").joinpath("default_policy.yaml").read_text("utf-8")
+        source = "built-in policy"
+    else:
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise PolicyError([f"cannot read file: {exc.strerror}"], str(path)) from None
+        source = str(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "file"
+        raise PolicyError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], source) from None
+    return parse_policy(data, source)
+
+
+def parse_policy(data: object, source: str = "policy") -> Policy:
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise PolicyError(["(top level): must be a mapping of policy keys"], source)
+
+    def duration(path: str, value: object) -> timedelta | None:
+        if value is None:
+            problems.append(f"{path}: missing")
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+            return None
+
+    timezone = _parse_timezone(data.get("timezone"), problems)
+    business_hours = _parse_business_hours(data.get("business_hours", "24x7"), problems)
+    sweep_interval = duration("sweep_interval", data.get("sweep_interval", "60s"))
+    warn_at = _parse_fraction("warn_at", data.get("warn_at", 0.75), problems)
+    revenue_threshold = _parse_amount("revenue_threshold", data.get("revenue_threshold", 10000), problems)
+    levels = _parse_levels(data.get("levels"), problems)
+
+    severities: dict[str, Severity] = {}
+    raw_severities = data.get("severities")
+    if not isinstance(raw_severities, dict):
+        problems.append("severities: missing (P1 to P4 with response and entry)")
+        raw_severities = {}
+    for key in SEVERITIES:
+        raw = raw_severities.get(key)
+        path = f"severities.{key}"
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: missing")
+            continue
+        response = duration(f"{path}.response", raw.get("response"))
+        update_every = None
+        if raw.get("update_every") is not None:
+            update_every = duration(f"{path}.update_every", raw.get("update_every"))
+        entry = raw.get("entry")
+        if entry is None:
+            problems.append(f"{path}.entry: missing")
+        elif entry not in levels and levels:
+            problems.append(f"{path}.entry: unknown level {entry!r}")
+        if response is not None and entry is not None:
+            severities[key] = Severity(key, response, update_every, str(entry))
+    for key in raw_severities:
+        if key not in SEVERITIES:
+            problems.append(f"severities.{key}: unknown severity (use P1, P2, P3, P4)")
+
+    time_limits: dict[str, timedelta] = {}
+    raw_limits = data.get("time_limits") or {}
+    if not isinstance(raw_limits, dict):
+        problems.append("time_limits: must be a mapping of level to duration")
+        raw_limits = {}
+    for key, value in raw_limits.items():
+        if levels and key not in levels:
+            problems.append(f"time_limits.{key}: unknown level")
+        limit = duration(f"time_limits.{key}", value)
+        if limit is not None:
+            time_limits[key] = limit
+
+    if problems:
+        raise PolicyError(problems, source)
+    return Policy(
+        timezone=timezone,
+        business_hours=business_hours,
+        sweep_interval=sweep_interval,
+        warn_at=warn_at,
+        revenue_threshold=revenue_threshold,
+        levels=levels,
+        severities=severities,
+        time_limits=time_limits,
+    )
+
+
+def _parse_timezone(value: object, problems: list[str]) -> ZoneInfo:
+    if value is None:
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"timezone: unknown time zone {value!r} (e.g. Europe/Berlin)")
+        return ZoneInfo("UTC")
+
+
+def _parse_fraction(path: str, value: object, problems: list[str]) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 < number < 1:
+        problems.append(f"{path}: must be a fraction between 0 and 1, got {value!r}")
+        return 0.75
+    return number
+
+
+def _parse_amount(path: str, value: object, problems: list[str]) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if isinstance(value, bool) or not amount.is_finite() or amount < 0:
+        problems.append(f"{path}: must be a non-negative number, got {value!r}")
+        return Decimal(0)
+    return amount
+
+
+def _parse_business_hours(value: object, problems: list[str]) -> BusinessHours:
+    if value == "24x7":
+        return BusinessHours()
+    if not isinstance(value, dict):
+        problems.append(f"business_hours: must be 24x7 or a mapping with days, start, end, got {value!r}")
+        return BusinessHours()
+    days = value.get("days")
+    if not isinstance(days, list) or not days or any(str(d).lower() not in WEEKDAYS for d in days):
+        problems.append("business_hours.days: must list weekdays such as [mon, tue, wed, thu, fri]")
+        days = []
+    for key in ("start", "end"):
+        clock = value.get(key)
+        if not isinstance(clock, str) or not _CLOCK.match(clock):
+            problems.append(f"business_hours.{key}: must be a time like \"09:00\", got {clock!r}")
+    start, end = value.get("start"), value.get("end")
+    if isinstance(start, str) and isinstance(end, str) and start >= end:
+        problems.append("business_hours.end: must be later than start")
+    holidays_code = value.get("holidays")
+    if holidays_code is not None:
+        import holidays
+
+        if str(holidays_code).upper() not in holidays.list_supported_countries():
+            problems.append(f"business_hours.holidays: unknown country code {holidays_code!r}")
+    return BusinessHours(
+        days=tuple(str(d).lower() for d in days),
+        start=start if isinstance(start, str) else None,
+        end=end if isinstance(end, str) else None,
+        holidays=str(holidays_code).upper() if holidays_code else None,
+    )
+
+
+def _parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
+    if not isinstance(raw, dict):
+        problems.append("levels: missing (tier1, tier2, tier3, management, executive)")
+        return {}
+    levels: dict[str, Level] = {}
+    for key in REQUIRED_LEVELS:
+        if key not in raw:
+            problems.append(f"levels.{key}: missing")
+    for key, spec in raw.items():
+        path = f"levels.{key}"
+        if not isinstance(spec, dict):
+            problems.append(f"{path}: must be a mapping with name, channel, members")
+            continue
+        channel = spec.get("channel")
+        if channel is None:
+            problems.append(f"{path}.channel: missing")
+        elif not _CHANNEL_ID.match(str(channel)):
+            problems.append(f"{path}.channel: {channel!r} is not a Slack channel id (like C0123ABCD)")
+        members = spec.get("members") or []
+        if not isinstance(members, list):
+            problems.append(f"{path}.members: must be a list of Slack user ids")
+            members = []
+        for index, member in enumerate(members):
+            if not _USER_ID.match(str(member)):
+                problems.append(f"{path}.members[{index}]: {member!r} is not a Slack user id (like U0123ABCD)")
+        levels[str(key)] = Level(
+            key=str(key),
+            name=str(spec.get("name") or key),
+            channel=str(channel or ""),
+            members=tuple(str(m) for m in members),
+        )
+    return levels

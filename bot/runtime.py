@@ -1,0 +1,93 @@
+"""Wiring: settings, policy, database, desk, Slack clients, Bolt app, outbox worker."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory, upgrade
+from bot.delivery import DeliveryOptions, OutboxWorker
+from bot.desk import EscalationDesk
+from bot.events import EventLedger
+from bot.policy import Policy, load_policy
+
+log = logging.getLogger("escalator")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    policy: Policy
+    engine: Engine
+    sessions: sessionmaker[Session]
+    desk: EscalationDesk
+    events: EventLedger
+    worker: OutboxWorker
+    app: App | None = None
+    background: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stoppable in reversed(self.background):
+            stoppable()
+        self.background.clear()
+        self.engine.dispose()
+
+
+def interactive_client(settings: Settings) -> WebClient:
+    """For answers to the person acting now: one quick retry, never a long sleep."""
+    return WebClient(
+        token=settings.bot_token,
+        base_url=settings.slack_api_url,
+        timeout=5,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1),
+                        RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+
+
+def outbox_client(settings: Settings) -> WebClient:
+    """The worker schedules its own retries (Retry-After, backoff), so no sleeping here."""
+    return WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+
+
+def build_runtime(settings: Settings, *, policy: Policy | None = None,
+                  delivery: DeliveryOptions | None = None, migrate: bool = True) -> Runtime:
+    policy = policy or load_policy(settings.policy_path)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    sessions = make_session_factory(engine)
+    worker = OutboxWorker(sessions, outbox_client(settings), delivery)
+    return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions,
+                   desk=EscalationDesk(sessions, policy), events=EventLedger(sessions), worker=worker)
+
+
+def build_app(runtime: Runtime) -> App:
+    """The Bolt app. process_before_response: the listener's own work is the ack
+    (each one is a short transaction), so the HTTP answer needs no polling loop."""
+    import handlers
+
+    app = App(
+        client=interactive_client(runtime.settings),
+        signing_secret=runtime.settings.signing_secret,
+        process_before_response=True,
+        logger=logging.getLogger("escalator.bolt"),
+    )
+    handlers.register(app, runtime)
+    runtime.app = app
+    return app
+
+
+def start_background(runtime: Runtime) -> None:
+    """The outbox worker and the scheduled jobs."""
+    from schedules import start_scheduler
+
+    runtime.worker.start()
+    runtime.background.append(runtime.worker.stop)
+    scheduler = start_scheduler(runtime)
+    runtime.background.append(lambda: scheduler.shutdown(wait=False))

@@ -1,0 +1,95 @@
+"""The production HTTP endpoint: POST /slack/events and GET /healthz under uvicorn.
+
+Bolt's dispatch is synchronous; it runs in Starlette's thread pool so the event
+loop keeps accepting requests while a listener waits on the database.
+"""
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.runtime import Runtime
+
+log = logging.getLogger("escalator.server")
+
+
+def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
+    def database_ok() -> bool:
+        try:
+            with runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            log.exception("health check: database unreachable")
+            return False
+
+    async def slack_events(request: Request) -> Response:
+        body = (await request.body()).decode("utf-8")
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    async def healthz(_request: Request) -> Response:
+        if not await run_in_threadpool(database_ok):
+            return PlainTextResponse("database unreachable", status_code=503)
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ])
+
+
+def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(create_asgi_app(runtime, app), host=host, port=port, log_config=None,
+                            access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run()
+
+
+def serve_socket_mode(runtime: Runtime, app: App) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    SocketModeHandler(app, runtime.settings.app_token).start()
+
+
+class BackgroundServer:
+    """The same ASGI app on 127.0.0.1 in a thread: for the demo, tests and benchmarks."""
+
+    def __init__(self, asgi_app, host: str = "127.0.0.1"):
+        import socket
+        import threading
+
+        import uvicorn
+
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, 0))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(asgi_app, log_config=None, access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="http", daemon=True)
+
+    def start(self) -> BackgroundServer:
+        import time
+
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()

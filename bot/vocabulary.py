@@ -1,0 +1,41 @@
+"""The words of the escalation framework (design.md §2–3): stored value → label."""
+
+SEVERITY_LABELS = {
+    "P1": "P1 — System down, revenue impact",
+    "P2": "P2 — Major functionality broken",
+    "P3": "P3 — Minor issue, workaround exists",
+    "P4": "P4 — Enhancement request",
+}
+
+IMPACTS = {
+    "one_user": "One user",
+    "multiple_users": "Multiple users",
+    "system_wide": "System-wide",
+}
+
+COMPLEXITIES = {
+    "known_issue": "Known issue",
+    "cant_diagnose": "Can't diagnose",
+    "needs_development": "Needs development",
+}
+
+FLAGS = {
+    "vip": "VIP customer",
+    "executive_contact": "Executive contact",
+    "asked_for_manager": "Customer asked for a manager",
+    "brand_risk": "Brand reputation risk",
+}
+
+TRIGGERS = {
+    "time_limit": "Time limit",
+    "complexity": "Complexity",
+    "customer_request": "Customer request",
+    "impact": "Impact",
+    "business_risk": "Business risk",
+}
+
+STATUS_LABELS = {
+    "open": "Waiting for acknowledgment",
+    "acknowledged": "Acknowledged",
+    "resolved": "Resolved",
+}

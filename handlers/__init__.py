@@ -1,0 +1,12 @@
+"""Slack listeners: thin — parse, authorize, call a bot/ service, ack."""
+from __future__ import annotations
+
+from bot.runtime import Runtime
+from handlers import actions, commands, events, middleware, shortcuts, views
+
+
+def register(app, runtime: Runtime) -> None:
+    app.middleware(middleware.deduplicate_events(runtime.events))
+    app.middleware(middleware.ticket_context)
+    for module in (commands, shortcuts, actions, views, events):
+        module.register(app, runtime)

@@ -1,0 +1,44 @@
+"""Buttons on a briefing: Acknowledge, Escalate, Resolve."""
+from __future__ import annotations
+
+from bot import messages
+from bot.context import ActionContext
+from bot.errors import TicketNotFound
+from bot.ids import ActionId
+from bot.runtime import Runtime
+from handlers.errors import friendly
+
+
+def register(app, runtime: Runtime) -> None:
+    desk, policy = runtime.desk, runtime.policy
+
+    def ticket_from(context):
+        ticket_context: ActionContext = context["ticket_context"]
+        if ticket_context.ticket_id is None:
+            raise TicketNotFound("this message")
+        return ticket_context, desk.find(f"ESC-{ticket_context.ticket_id}")
+
+    @app.action(ActionId.ACKNOWLEDGE.value)
+    @friendly
+    def acknowledge(ack, body, client, respond, context):
+        ticket_context = context["ticket_context"]
+        desk.acknowledge(ticket_context.ticket_id, body["user"]["id"], at_level=ticket_context.level)
+        ack()
+
+    @app.action(ActionId.ESCALATE.value)
+    @friendly
+    def open_escalate_modal(ack, body, client, respond, context):
+        ticket_context, ticket = ticket_from(context)
+        desk.authorize(ticket, body["user"]["id"], "escalate", requester_may=True)
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
+            ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket_context.level)))
+
+    @app.action(ActionId.RESOLVE.value)
+    @friendly
+    def open_resolve_modal(ack, body, client, respond, context):
+        _, ticket = ticket_from(context)
+        desk.authorize(ticket, body["user"]["id"], "resolve")
+        ack()
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=messages.resolve_modal(ticket, ActionContext(ticket_id=ticket.id)))

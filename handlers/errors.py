@@ -1,0 +1,67 @@
+"""One place that turns our typed errors into a friendly answer where the person is.
+
+Every listener is wrapped by `friendly`: an EscalatorError becomes an ephemeral
+reply (commands, buttons, shortcuts) or an inline modal error (submissions);
+anything unexpected is logged with a reference and answered politely. Nothing
+is raised back into Bolt after the ack (see the Slack README's pitfalls).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+
+from bot import messages
+from bot.errors import EscalatorError, InvalidInput
+from bot.rendering import Mrkdwn, escape_mrkdwn
+
+log = logging.getLogger("escalator.handlers")
+
+UNEXPECTED = ("Something went wrong on our side and nothing was changed. Try again in a moment; "
+              "if it keeps happening, give your Escalator admin this reference: `{ref}`.")
+
+
+def friendly(listener):
+    """Wrap a listener taking (ack, body, client, respond, context)."""
+
+    @functools.wraps(listener)
+    def wrapper(ack, body, client, respond, context):
+        try:
+            listener(ack, body, client, respond, context)
+        except EscalatorError as error:
+            _answer(error, ack, body, client, respond)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("listener %s failed (ref %s)", listener.__name__, ref)
+            _answer(EscalatorError(UNEXPECTED.format(ref=ref)), ack, body, client, respond)
+
+    wrapper.__signature__ = None  # Bolt reads parameter names from the wrapper itself
+    del wrapper.__wrapped__
+    return wrapper
+
+
+def _answer(error: EscalatorError, ack, body, client, respond) -> None:
+    text = Mrkdwn(str(error)) if not isinstance(error, InvalidInput) else Mrkdwn(escape_mrkdwn(str(error)))
+    try:
+        if body.get("type") == "view_submission":
+            errors = error.errors if isinstance(error, InvalidInput) else {_last_input(body["view"]): str(error)}
+            ack(response_action="errors", errors=errors)
+            return
+        reply = messages.notice(text)
+        if ack.response is None:
+            if "command" in body:  # a slash command's ack body is the ephemeral answer
+                ack(**reply)
+                return
+            ack()
+        if body.get("response_url") or (body.get("response_urls") or []):
+            respond(response_type="ephemeral", replace_original=False, **reply)
+        else:
+            channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
+            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], **reply)
+    except Exception:
+        log.exception("could not tell the user about: %s", error)
+
+
+def _last_input(view: dict) -> str:
+    inputs = [block["block_id"] for block in view.get("blocks", []) if block.get("type") == "input"]
+    return inputs[-1] if inputs else "summary"

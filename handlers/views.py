@@ -1,0 +1,38 @@
+"""Modal submissions: new escalation, escalate, resolve. Bad input → inline errors."""
+from __future__ import annotations
+
+from bot import messages
+from bot.forms import parse_escalation, parse_new_ticket, parse_resolution
+from bot.ids import CallbackId
+from bot.runtime import Runtime
+from handlers.errors import friendly
+from handlers.view_state import submitted_values
+
+
+def register(app, runtime: Runtime) -> None:
+    desk, policy = runtime.desk, runtime.policy
+
+    @app.view(CallbackId.NEW_ESCALATION_MODAL.value)
+    @friendly
+    def submit_new_escalation(ack, body, client, respond, context):
+        form = parse_new_ticket(submitted_values(body["view"]))
+        origin = context["ticket_context"]
+        ticket = desk.open_ticket(form, requester_id=body["user"]["id"], source_channel=origin.channel,
+                                  source_permalink=origin.permalink)
+        ack(response_action="update", view=messages.opened_confirmation(ticket, policy))
+
+    @app.view(CallbackId.ESCALATE_MODAL.value)
+    @friendly
+    def submit_escalation(ack, body, client, respond, context):
+        ticket_id = context["ticket_context"].ticket_id
+        ticket = desk.find(f"ESC-{ticket_id}")
+        request = parse_escalation(submitted_values(body["view"]), policy, ticket.level)
+        desk.escalate(ticket.id, request, body["user"]["id"])
+        ack()
+
+    @app.view(CallbackId.RESOLVE_MODAL.value)
+    @friendly
+    def submit_resolution(ack, body, client, respond, context):
+        resolution = parse_resolution(submitted_values(body["view"]))
+        desk.resolve(context["ticket_context"].ticket_id, resolution, body["user"]["id"])
+        ack()

@@ -1,0 +1,14 @@
+"""APScheduler jobs, each a thin call into a bot/ service."""
+from __future__ import annotations
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.runtime import Runtime
+from schedules import housekeeping
+
+
+def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    housekeeping.schedule(scheduler, runtime)
+    scheduler.start()
+    return scheduler
