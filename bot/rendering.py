@@ -33,6 +33,10 @@ class Plain(str):
     """Text for plain_text fields: Slack shows it literally, so no mrkdwn escape."""
 
 
+class TemplateJson(str):
+    """A macro's output: JSON the template wrote itself, its values already escaped."""
+
+
 def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -57,6 +61,8 @@ def cut(text: Any, limit: int) -> str:
 def _finalize(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, TemplateJson):
+        return str(value)
     if isinstance(value, (Mrkdwn, Plain)):
         text = str(value)
     elif isinstance(value, bool | int | float):
@@ -87,7 +93,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(
-        plain=Plain, cut=cut, plain_cut=_plain_cut, mention=mention, link=link, money=_money,
+        plain=Plain, json=TemplateJson, cut=cut, plain_cut=_plain_cut, mention=mention, link=link, money=_money,
         mrkdwn=lambda text: Mrkdwn(escape_mrkdwn(str(text))),
     )
     env.globals.update(mention=mention, link=link)

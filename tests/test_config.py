@@ -1,0 +1,43 @@
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1-abc", "SLACK_SIGNING_SECRET": "s3cret-value"}
+
+
+def test_defaults():
+    settings = load_settings(BASE)
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("escalator.db")
+    assert settings.port == 3000 and not settings.socket_mode
+
+
+def test_api_url_gets_its_trailing_slash():
+    assert load_settings({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api"}).slack_api_url == "http://127.0.0.1:9/api/"
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"SLACK_SIGNING_SECRET": "x"}, "SLACK_BOT_TOKEN"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+    ({**BASE, "SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
+    ({**BASE, "SLACK_APP_TOKEN": "xoxb-nope"}, "SLACK_APP_TOKEN"),
+    ({**BASE, "PORT": "eighty"}, "PORT"),
+    ({**BASE, "DATABASE_URL": "escalator.db"}, "DATABASE_URL"),
+    ({**BASE, "ESCALATOR_POLICY": "/nonexistent/policy.yaml"}, "ESCALATOR_POLICY"),
+    ({**BASE, "SLACK_API_URL": "slack.com/api/"}, "SLACK_API_URL"),
+])
+def test_bad_settings_name_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
+
+
+def test_cli_stops_with_one_line_and_exit_code_2(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SLACK_SIGNING_SECRET": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--http"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "escalator: SLACK_BOT_TOKEN is not set"
+    assert "Traceback" not in result.stderr
