@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Any constant works; it only has to be the same in every escalator process.
 _MIGRATION_LOCK_ID = 7_420_120_001
+_WRITE_OPTION = "escalator_writes"
 
 
 def make_engine(url: str) -> Engine:
@@ -23,8 +24,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:
-    """SQLite has no row locks: take the write lock when a transaction begins
-    (BEGIN IMMEDIATE) so read-then-write sequences can't interleave."""
+    """SQLite has no row locks: a write transaction takes the write lock when it
+    begins (BEGIN IMMEDIATE), so read-then-write sequences can't interleave; reads
+    begin deferred and don't block anyone (WAL)."""
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -37,7 +39,8 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(_WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -46,8 +49,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with sessions() as session, session.begin():
+    """One unit of work that writes: commit on success, roll back on any error."""
+    with sessions.begin() as session:
+        session.connection(execution_options={_WRITE_OPTION: True})
         yield session
 
 

@@ -13,6 +13,7 @@ that metadata in the channel (or thread) history. Only if the history can't be r
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -46,6 +47,24 @@ class DeliveryOptions:
     channel_interval: timedelta = timedelta(seconds=1)  # Slack: ~1 message/second/channel
     max_backoff: float = 30.0
     batch: int = 200
+
+
+@dataclass
+class _Job:
+    """One claimed row, as the send needs it."""
+
+    row_id: int
+    method: str
+    channel: str
+    payload: dict
+    attempts: int
+    created_at: datetime
+    thread_ts: str | None
+    target_ts: str | None
+    link_message_id: int | None
+    link_channel: str | None
+    link_ts: str | None
+    link_permalink: str | None
 
 
 class OutboxWorker:
@@ -148,74 +167,89 @@ class OutboxWorker:
                 )
         return ids
 
-    # --- sending ----------------------------------------------------------
+    # --- sending ---------------------------------------------------------
     def _deliver(self, row_id: int) -> None:
+        job = self._load(row_id)
+        if job is None:
+            return
+        try:
+            if job.link_message_id is not None and job.link_permalink is None:
+                job.link_permalink = self._fetch_permalink(job)
+            result = self._send(job)
+        except Exception as exc:  # classify every failure; never lose the row
+            self._record_failure(row_id, classify(exc))
+            return
+        self._record_success(row_id, result)
+
+    def _load(self, row_id: int) -> _Job | None:
+        """Read what the send needs, then let go of the database during the Slack call."""
         with self.sessions() as session:
             row = session.get(OutboxMessage, row_id)
             if row is None or row.status != OutboxStatus.PENDING or row.claimed_by != self.worker_id:
-                return
-            try:
-                result = self._send(session, row)
-            except Exception as exc:  # classify every failure; never lose the row
-                self._record_failure(row_id, classify(exc))
-                return
-            self._record_success(row_id, result)
+                return None
+            link = row.link_message
+            return _Job(
+                row_id=row.id, method=row.method, channel=row.channel, payload=dict(row.payload),
+                attempts=row.attempts, created_at=row.created_at,
+                thread_ts=row.thread_message.ts if row.thread_message else None,
+                target_ts=row.message.ts if row.message else None,
+                link_message_id=link.id if link else None,
+                link_channel=link.channel if link else None, link_ts=link.ts if link else None,
+                link_permalink=link.permalink if link else None,
+            )
 
-    def _send(self, session: Session, row: OutboxMessage) -> dict:
-        payload = self._resolve_links(session, row, dict(row.payload))
-        if row.method == "chat.update":
-            self.client.chat_update(channel=row.channel, ts=row.message.ts, **payload)
+    def _fetch_permalink(self, job: _Job) -> str:
+        permalink = self.client.chat_getPermalink(channel=job.link_channel, message_ts=job.link_ts)["permalink"]
+        with transaction(self.sessions) as session:
+            session.get(SlackMessage, job.link_message_id).permalink = permalink
+        return permalink
+
+    def _send(self, job: _Job) -> dict:
+        payload = job.payload
+        if job.link_permalink:
+            payload = _replace_in(payload, outbox.LINK_PLACEHOLDER, f"<{job.link_permalink}|")
+        if job.method == "chat.update":
+            payload.pop("unfurl_links", None)
+            self.client.chat_update(channel=job.channel, ts=job.target_ts, **payload)
             return {}
-        thread_ts = row.thread_message.ts if row.thread_message else None
-        if row.attempts > 1:
-            found = self._find_earlier_post(row, thread_ts)
+        if job.attempts > 1:
+            found = self._find_earlier_post(job)
             if found:
-                log.info("outbox: row %s was already posted (ts %s); not posting again", row.id, found)
-                return {"ts": found, "thread_ts": thread_ts}
-        metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}}
+                log.info("outbox: row %s was already posted (ts %s); not posting again", job.row_id, found)
+                return {"ts": found, "thread_ts": job.thread_ts}
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": job.row_id}}
+        post = functools.partial(self.client.chat_postMessage, channel=job.channel, thread_ts=job.thread_ts,
+                                 metadata=metadata, **payload)
         try:
-            response = self.client.chat_postMessage(
-                channel=row.channel, thread_ts=thread_ts, metadata=metadata, **payload)
+            response = post()
         except Exception as exc:
             if classify(exc).kind is not FailureKind.NOT_IN_CHANNEL:
                 raise
-            log.warning("outbox: not in channel %s; joining it and retrying", row.channel)
-            self.client.conversations_join(channel=row.channel)
-            response = self.client.chat_postMessage(
-                channel=row.channel, thread_ts=thread_ts, metadata=metadata, **payload)
-        return {"ts": response["ts"], "thread_ts": thread_ts}
+            log.warning("outbox: not in channel %s; joining it and retrying", job.channel)
+            self.client.conversations_join(channel=job.channel)
+            response = post()
+        return {"ts": response["ts"], "thread_ts": job.thread_ts}
 
-    def _resolve_links(self, session: Session, row: OutboxMessage, payload: dict) -> dict:
-        target = row.link_message
-        if target is None:
-            return payload
-        if target.permalink is None:
-            answer = self.client.chat_getPermalink(channel=target.channel, message_ts=target.ts)
-            target.permalink = answer["permalink"]
-            session.commit()
-        replacement = f"<{target.permalink}|"
-        return _replace_in(payload, outbox.LINK_PLACEHOLDER, replacement)
-
-    def _find_earlier_post(self, row: OutboxMessage, thread_ts: str | None) -> str | None:
+    def _find_earlier_post(self, job: _Job) -> str | None:
         """Look for a post of this row that landed before a crash (see module doc)."""
-        oldest = f"{row.created_at.timestamp() - 60:.6f}"
+        oldest = f"{job.created_at.timestamp() - 60:.6f}"
         try:
-            if thread_ts:
+            if job.thread_ts:
                 answer = self.client.conversations_replies(
-                    channel=row.channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200)
+                    channel=job.channel, ts=job.thread_ts, oldest=oldest, include_all_metadata=True, limit=200)
             else:
                 answer = self.client.conversations_history(
-                    channel=row.channel, oldest=oldest, include_all_metadata=True, limit=200)
+                    channel=job.channel, oldest=oldest, include_all_metadata=True, limit=200)
         except Exception as exc:
             failure = classify(exc)
             if failure.kind.retryable:
                 raise
-            log.warning("outbox: cannot read history of %s to rule out a duplicate: %s", row.channel, failure)
+            log.warning("outbox: cannot read history of %s to rule out a duplicate: %s", job.channel, failure)
             return None
         for message in answer.get("messages", []):
             metadata = message.get("metadata") or {}
             if metadata.get("event_type") == METADATA_EVENT and \
-                    (metadata.get("event_payload") or {}).get("outbox_id") == row.id:
+                    (metadata.get("event_payload") or {}).get("outbox_id") == job.row_id:
                 return message["ts"]
         return None
 

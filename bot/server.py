@@ -32,7 +32,7 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
             return False
 
     async def slack_events(request: Request) -> Response:
-        body = (await request.body()).decode("utf-8")
+        body = await request.body()
         bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
 

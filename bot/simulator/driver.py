@@ -167,14 +167,26 @@ class SlackDriver:
 
     # -- user actions ----------------------------------------------------------------
     def command(self, user: str, channel: str, text: str, command: str = "/escalate") -> DriverResponse:
-        """The user types `command text` in channel."""
-        return self._send_form({
+        """The user types `command text` in channel. Like Slack, a message in the
+        bot's answer is shown to the user as an ephemeral in that channel."""
+        response_url = self.sim.new_response_url(channel=channel, user=user)
+        answer = self._send_form({
             "token": "fake-verification-token", "team_id": self.team_id, "team_domain": "fake",
             "channel_id": channel, "channel_name": self._channel(channel)["name"],
             "user_id": user, "user_name": self._user(user)["name"], "command": command,
             "text": text, "api_app_id": self.api_app_id, "is_enterprise_install": "false",
-            "response_url": self.sim.new_response_url(channel=channel, user=user),
+            "response_url": response_url,
             "trigger_id": self.sim.new_trigger_id(user)})
+        if answer.status == 200 and isinstance(answer.json, dict) and (
+                answer.json.get("text") or answer.json.get("blocks")):
+            shown = dict(answer.json, response_type=answer.json.get("response_type", "ephemeral"))
+            webhook = urllib.request.Request(response_url, data=json.dumps(shown).encode("utf-8"),
+                                             headers={"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(webhook, timeout=self.timeout) as shown_answer:
+                result = json.loads(shown_answer.read() or b"{}")
+            if not result.get("ok", True):
+                raise AssertionError(f"Slack would refuse the bot's answer to {command} {text}: {result}")
+        return answer
 
     def message_shortcut(self, user: str, channel: str, message_ts: str,
                          callback_id: str = "escalate_message") -> DriverResponse:
