@@ -9,7 +9,7 @@ from bot.ids import BlockId
 from bot.policy import Policy
 from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, TRIGGERS
 
-MAX_SUMMARY = 3000
+MAX_SUMMARY = 20_000  # stored whole; messages cut it to fit Block Kit
 MAX_CUSTOMER = 200
 MAX_LONG_TEXT = 3000
 MAX_REVENUE = Decimal("1e12")
