@@ -219,8 +219,18 @@ class EscalationDesk:
         if briefing is None:
             return
         came_from = self._arrival_event(session, ticket, briefing)
-        payload = messages.briefing(ticket, briefing.level, self.policy, came_from, linked=False)
-        outbox.update(session, message=briefing, payload=payload, ticket_id=ticket.id)
+        earlier = self._earlier_briefing(session, briefing) if came_from else None
+        payload = messages.briefing(ticket, briefing.level, self.policy, came_from, linked=earlier is not None)
+        outbox.update(session, message=briefing, payload=payload, ticket_id=ticket.id, link_to=earlier)
+
+    @staticmethod
+    def _earlier_briefing(session: Session, briefing: SlackMessage) -> SlackMessage | None:
+        return session.scalars(
+            select(SlackMessage)
+            .where(SlackMessage.ticket_id == briefing.ticket_id, SlackMessage.role == "briefing",
+                   SlackMessage.id < briefing.id)
+            .order_by(SlackMessage.id.desc())
+        ).first()
 
     @staticmethod
     def _arrival_event(session: Session, ticket: Ticket, briefing: SlackMessage) -> TicketEvent | None:

@@ -75,7 +75,8 @@ def post(
     return message
 
 
-def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id: int | None = None) -> None:
+def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id: int | None = None,
+           link_to: SlackMessage | None = None) -> None:
     """Owe Slack a chat.update of a message we posted (sent after the post itself)."""
     session.add(
         OutboxMessage(
@@ -84,6 +85,7 @@ def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id:
             channel=message.channel,
             order_key=f"update:{message.id}",
             message_id=message.id,
+            link_message_id=link_to.id if link_to else None,
             payload=payload,
         )
     )

@@ -111,8 +111,9 @@ def test_escalation_to_tier2_links_both_threads(harness):
     assert tier2.ts.replace(".", "") in note  # the permalink to the new briefing
     harness.sim.wait_for(lambda: "Moved to Tier 2" in tier1.rendered, message="the old briefing updated")
     assert tier1.ts.replace(".", "") in tier2.rendered  # link back to the earlier thread
-
     harness.driver.click(SPECIALIST, CHANNELS["tier2"], tier2.ts, ActionId.ACKNOWLEDGE)
+    harness.sim.wait_for(lambda: "Acknowledged by" in tier2.rendered, message="the tier2 briefing updated")
+    assert tier1.ts.replace(".", "") in tier2.rendered  # the update keeps the link
     harness.wait_thread(tier2, f"Acknowledged by <@{SPECIALIST}>")
     with harness.runtime.sessions() as session:
         event = session.scalars(select(TicketEvent).where(TicketEvent.kind == "escalated")).one()
