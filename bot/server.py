@@ -5,7 +5,9 @@ loop keeps accepting requests while a listener waits on the database.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -50,9 +52,22 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
 def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:
     import uvicorn
 
+    class GracefulServer(uvicorn.Server):
+        """On SIGTERM/SIGINT finish in-flight requests and return, so the caller can
+        stop the outbox worker cleanly (uvicorn would re-raise the signal instead)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(create_asgi_app(runtime, app), host=host, port=port, log_config=None,
                             access_log=False, timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run()
+    GracefulServer(config).run()
 
 
 def serve_socket_mode(runtime: Runtime, app: App) -> None:

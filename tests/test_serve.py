@@ -1,0 +1,87 @@
+"""`escalator serve --http` as operators run it: a separate process, real port, real env."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from bot.simulator import FakeSlack, SlackDriver
+from tests.harness import SUPPORT
+
+TOKEN = "xoxb-serve-test-token-123456"
+SECRET = "serve-test-signing-secret-abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    with FakeSlack(token=TOKEN) as sim:
+        sim.add_channel(SUPPORT, "support")
+        env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": sim.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+        env.pop("SLACK_APP_TOKEN", None)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(base + "/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "serve did not become healthy"
+            time.sleep(0.1)
+        try:
+            yield sim, base, process, tmp_path / "served.db"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_serve_http_answers_slack_and_health(served):
+    sim, base, process, database = served
+    assert sim.count("auth.test") >= 1  # the start-up check went to SLACK_API_URL
+    assert database.exists()  # migrations ran on start
+    driver = SlackDriver(base + "/slack/events", SECRET, sim)
+    answer = driver.command("U0AGENT1", SUPPORT, "help")
+    assert answer.status == 200
+    assert "/escalate status ESC-12" in sim.ephemerals(channel=SUPPORT, user="U0AGENT1")[0].rendered
+    assert get(base + "/slack/events") == 405  # only POST
+
+
+def test_serve_stops_cleanly_and_never_logs_secrets(served):
+    sim, base, process, _ = served
+    driver = SlackDriver(base + "/slack/events", SECRET, sim)
+    driver.command("U0AGENT1", SUPPORT, "ESC-77")  # an error path, logged or not
+    sim.fail_next("views.open", error="invalid_auth")
+    driver.command("U0AGENT1", SUPPORT, "")  # views.open fails: logged with its traceback
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=15)[0]
+    assert process.returncode == 0, output
+    assert "serving Slack on http://127.0.0.1" in output
+    assert TOKEN not in output and SECRET not in output
+    assert TOKEN[:10] not in output
