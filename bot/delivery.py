@@ -76,6 +76,9 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="outbox")
+        self._wake = outbox.subscribe()
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
 
     # --- running ----------------------------------------------------------
     def start(self) -> None:
@@ -84,25 +87,60 @@ class OutboxWorker:
 
     def stop(self) -> None:
         self._stop.set()
-        outbox.new_rows.set()
+        self._wake.set()
+        outbox.unsubscribe(self._wake)
         if self._thread:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
 
     def _loop(self) -> None:
+        """Keep up to `concurrency` sends in flight, one per channel, claiming more as
+        each finishes, so a slow or failing channel never holds up the others."""
         while not self._stop.is_set():
+            self._wake.clear()
             try:
-                sent = self.run_once()
+                free = self.options.concurrency - len(self._in_flight)
+                claimed = self._dispatch(free) if free > 0 else 0
+                if claimed and claimed == free:
+                    continue  # more may be due right now
+                timeout = self._seconds_until_next_due() if free > 0 else self.options.poll_interval
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox: delivery round failed; retrying")
-                sent = 0
-            if not sent:
-                outbox.new_rows.wait(self.options.poll_interval)
-                outbox.new_rows.clear()
+                timeout = self.options.poll_interval
+            self._wake.wait(timeout)
+
+    def _dispatch(self, limit: int) -> int:
+        with self._in_flight_lock:
+            busy = set(self._in_flight)
+        claimed = self._claim(limit=limit, skip_channels=busy)
+        for row_id, channel in claimed:
+            with self._in_flight_lock:
+                self._in_flight.add(channel)
+            self._pool.submit(self._deliver, row_id).add_done_callback(
+                lambda _future, channel=channel: self._finished(channel))
+        return len(claimed)
+
+    def _finished(self, channel: str) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(channel)
+        self._wake.set()
+
+    def _seconds_until_next_due(self) -> float:
+        """Sleep until a paced channel opens or a backed-off row comes due, at most a poll."""
+        now = utcnow()
+        with self.sessions() as session:
+            candidates = [
+                session.scalar(select(func.min(ChannelPacing.not_before)).where(ChannelPacing.not_before > now)),
+                session.scalar(select(func.min(OutboxMessage.not_before)).where(
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before > now)),
+            ]
+        waits = [(moment - now).total_seconds() for moment in candidates if moment is not None]
+        return max(0.005, min([self.options.poll_interval, *waits]))
 
     def run_once(self) -> int:
-        """Claim what is due and deliver it; returns how many rows were attempted."""
-        claimed = self._claim()
+        """Claim what is due, deliver it and wait for the sends; returns how many rows
+        were attempted. (Tests and the demo; the running worker uses _loop.)"""
+        claimed = [row_id for row_id, _channel in self._claim(limit=self.options.concurrency)]
         if claimed:
             list(self._pool.map(self._deliver, claimed))
         return len(claimed)
@@ -123,7 +161,7 @@ class OutboxWorker:
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING))
 
     # --- claiming ---------------------------------------------------------
-    def _claim(self) -> list[int]:
+    def _claim(self, limit: int, skip_channels: set[str] = frozenset()) -> list[tuple[int, str]]:
         now = utcnow()
         earlier = aliased(OutboxMessage)
         parent = aliased(SlackMessage)
@@ -153,10 +191,15 @@ class OutboxWorker:
             .limit(self.options.batch)
             .with_for_update(skip_locked=True, of=OutboxMessage)
         )
+        if skip_channels:
+            due = due.where(OutboxMessage.channel.not_in(skip_channels))
         with transaction(self.sessions) as session:
+            self._fail_orphans(session)
             chosen: dict[str, int] = {}
             for row_id, channel in session.execute(due):
-                chosen.setdefault(channel, row_id)  # one per channel per round: pacing
+                if len(chosen) == limit:
+                    break
+                chosen.setdefault(channel, row_id)  # one per channel at a time: pacing
             ids = list(chosen.values())
             if ids:
                 session.execute(
@@ -165,7 +208,35 @@ class OutboxWorker:
                     .values(lease_until=now + self.options.lease, claimed_by=self.worker_id,
                             attempts=OutboxMessage.attempts + 1)
                 )
-        return ids
+        return [(row_id, channel) for channel, row_id in chosen.items()]
+
+    def _fail_orphans(self, session: Session) -> None:
+        """Fail rows that wait for a post which has already failed for good.
+
+        _fail_permanently fails the dependants it can see, but a row recorded later
+        (a note in the thread of a briefing whose channel is gone, recorded when
+        someone acknowledges the ticket) would otherwise stay pending forever."""
+        failed = aliased(OutboxMessage)
+        waits_for_failed = and_(
+            failed.status == OutboxStatus.FAILED,
+            failed.method == "chat.postMessage",
+            failed.message_id.is_not(None),
+            or_(failed.message_id == OutboxMessage.thread_message_id,
+                failed.message_id == OutboxMessage.link_message_id,
+                and_(OutboxMessage.method == "chat.update", failed.message_id == OutboxMessage.message_id)),
+        )
+        orphans = session.execute(
+            select(OutboxMessage, failed.id, failed.last_error)
+            .join(failed, waits_for_failed)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .order_by(OutboxMessage.id)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        ).all()
+        for row, failed_id, failed_error in orphans:
+            if row.status != OutboxStatus.PENDING:  # waits for two failed posts, or failed as a dependant
+                continue
+            kind = next((k for k in FailureKind if (failed_error or "").startswith(k.value)), FailureKind.REJECTED)
+            self._fail_permanently(session, row, SlackFailure(kind, f"depends on row {failed_id}"))
 
     # --- sending ---------------------------------------------------------
     def _deliver(self, row_id: int) -> None:
@@ -208,6 +279,9 @@ class OutboxWorker:
         payload = job.payload
         if job.link_permalink:
             payload = _replace_in(payload, outbox.LINK_PLACEHOLDER, f"<{job.link_permalink}|")
+        if job.method == "views.publish":
+            self.client.views_publish(user_id=job.channel, view=payload["view"])
+            return {}
         if job.method == "chat.update":
             payload.pop("unfurl_links", None)
             self.client.chat_update(channel=job.channel, ts=job.target_ts, **payload)

@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import OutboxMessage, SlackMessage
+from bot.models import OutboxMessage, OutboxStatus, SlackMessage
 
 # Written in a template where the permalink of another message belongs; `<` can't
 # come from user text (it is escaped), so this can't be forged.
 LINK_PLACEHOLDER = "<escalator:link|"
 
-# Set after a commit that added outbox rows, so this process's worker wakes at once.
-new_rows = threading.Event()
+# Each worker in this process subscribes; a commit that added outbox rows wakes them at once.
+_subscribers: list[threading.Event] = []
+
+
+def subscribe() -> threading.Event:
+    wake = threading.Event()
+    _subscribers.append(wake)
+    return wake
+
+
+def unsubscribe(wake: threading.Event) -> None:
+    if wake in _subscribers:
+        _subscribers.remove(wake)
 
 
 def _mark_dirty(session: Session) -> None:
@@ -28,7 +39,8 @@ def _mark_dirty(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _wake_worker(session: Session) -> None:
     if session.info.pop("outbox_dirty", False):
-        new_rows.set()
+        for wake in list(_subscribers):
+            wake.set()
 
 
 def post(
@@ -89,4 +101,21 @@ def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id:
             payload=payload,
         )
     )
+    _mark_dirty(session)
+
+
+def publish_home(session: Session, *, user_id: str, view: dict) -> None:
+    """Owe Slack a views.publish; a pending publish for the same user is replaced,
+    so a burst of changes costs Slack one call."""
+    pending = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.order_key == f"home:{user_id}",
+                                    OutboxMessage.status == OutboxStatus.PENDING,
+                                    OutboxMessage.lease_until.is_(None))
+        .with_for_update(skip_locked=True)
+    ).first()
+    if pending is not None:
+        pending.payload = {"view": view}
+    else:
+        session.add(OutboxMessage(method="views.publish", channel=user_id, order_key=f"home:{user_id}",
+                                  payload={"view": view}))
     _mark_dirty(session)

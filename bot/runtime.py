@@ -15,6 +15,7 @@ from bot.db import make_engine, make_session_factory, upgrade
 from bot.delivery import DeliveryOptions, OutboxWorker
 from bot.desk import EscalationDesk
 from bot.events import EventLedger
+from bot.home import HomeTab
 from bot.policy import Policy, load_policy
 
 log = logging.getLogger("escalator")
@@ -28,6 +29,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     desk: EscalationDesk
     events: EventLedger
+    home: HomeTab
     worker: OutboxWorker
     app: App | None = None
     background: list = field(default_factory=list)
@@ -64,7 +66,8 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     sessions = make_session_factory(engine)
     worker = OutboxWorker(sessions, outbox_client(settings), delivery)
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions,
-                   desk=EscalationDesk(sessions, policy), events=EventLedger(sessions), worker=worker)
+                   desk=EscalationDesk(sessions, policy), events=EventLedger(sessions),
+                   home=HomeTab(sessions, policy), worker=worker)
 
 
 def build_app(runtime: Runtime) -> App:

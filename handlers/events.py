@@ -1,23 +1,44 @@
-"""Events: a level member's reply in a briefing's thread acknowledges the ticket."""
+"""Events: replies in a briefing's thread, and the App Home tab being opened."""
 from __future__ import annotations
+
+import logging
 
 from bot.runtime import Runtime
 
+log = logging.getLogger("escalator.handlers")
+
+# Message events that aren't a person writing something new.
 IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 
 
 def register(app, runtime: Runtime) -> None:
-    desk = runtime.desk
+    desk, home = runtime.desk, runtime.home
+
+    def acked_then_handled(listener):
+        """Ack at once; if handling fails, forget the event id so Slack's retry can redo it."""
+
+        def wrapper(event, body, ack):
+            ack()
+            try:
+                listener(event)
+            except Exception:
+                log.exception("could not handle %s event %s", event.get("type"), body.get("event_id"))
+                runtime.events.release(body.get("event_id", ""))
+
+        wrapper.__name__ = listener.__name__
+        return wrapper
 
     @app.event("message")
-    def thread_reply(event, body, ack, logger):
-        ack()
+    @acked_then_handled
+    def thread_reply(event):
         thread_ts, user = event.get("thread_ts"), event.get("user")
         if (not thread_ts or thread_ts == event.get("ts") or not user or event.get("bot_id")
                 or event.get("subtype") in IGNORED_SUBTYPES):
             return
-        try:
-            desk.acknowledge_by_reply(event["channel"], thread_ts, user)
-        except Exception:
-            logger.exception("could not handle a reply in %s; Slack's retry may", event["channel"])
-            runtime.events.release(body.get("event_id", ""))
+        desk.acknowledge_by_reply(event["channel"], thread_ts, user)
+
+    @app.event("app_home_opened")
+    @acked_then_handled
+    def home_opened(event):
+        if event.get("tab", "home") == "home":
+            home.publish(event["user"])
