@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -83,11 +84,17 @@ def _play(driver: SlackDriver, sim: FakeSlack, runtime, policy, out) -> None:
     tier2_briefing = sim.wait_for(lambda: next((m for m in sim.messages(tier2) if key in m.rendered), None),
                                   message="the Tier 2 briefing")
 
+    _wait_delivered(runtime)
     out("5. sam, in Tier 2, replies in the briefing's thread: that acknowledges it.")
     driver.thread_reply("U0SPEC1", tier2, tier2_briefing.ts, "Looking at the provider logs now.")
     sim.wait_for(lambda: any("Acknowledged" in r.rendered and r.user != "U0SPEC1"
                              for r in sim.replies(tier2, tier2_briefing.ts)), message="the reply acknowledgment")
-    if not runtime.worker.drain(timeout=10):
-        out("   (some messages were still pending)")
+    _wait_delivered(runtime)
     driver.command("U0SPEC1", SUPPORT_CHANNEL, f"status {key}")
     out(f"6. sam asks /escalate status {key} (answered privately, shown at the end).")
+
+
+def _wait_delivered(runtime, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while runtime.worker.pending() and time.monotonic() < deadline:
+        time.sleep(0.02)

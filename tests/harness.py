@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.config import Settings
 from bot.delivery import DeliveryOptions
+from bot.models import SlackMessage
 from bot.policy import load_policy
 from bot.runtime import build_app, build_runtime
 from bot.server import BackgroundServer, create_asgi_app
@@ -76,10 +79,24 @@ class Harness:
         return text.split("*")[1]  # ":white_check_mark: *ESC-1* is open …"
 
     def briefing(self, key: str, level: str = "tier1", timeout: float = 5.0):
+        """The briefing as Slack shows it, once the bot has also recorded its ts
+        (a reply in its thread only counts from then on)."""
         channel = self.policy.levels[level].channel
-        return self.sim.wait_for(
+        message = self.sim.wait_for(
             lambda: next((m for m in self.sim.messages(channel) if f"{key} ·" in m.rendered), None),
             timeout=timeout, message=f"the {key} briefing in {level}")
+        self.wait_recorded(channel, message.ts, timeout)
+        return message
+
+    def wait_recorded(self, channel: str, ts: str, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.runtime.sessions() as session:
+                if session.scalar(select(SlackMessage.id).where(SlackMessage.channel == channel,
+                                                                SlackMessage.ts == ts)):
+                    return
+            assert time.monotonic() < deadline, f"the bot never recorded message {ts} in {channel}"
+            time.sleep(0.02)
 
     def thread_texts(self, message) -> list[str]:
         return [reply.rendered for reply in self.sim.replies(message.channel, message.ts)]
