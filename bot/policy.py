@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -36,11 +36,28 @@ class PolicyError(Exception):
 
 
 @dataclass(frozen=True)
+class BusinessHours:
+    """None of days/start/end means 24x7."""
+
+    days: tuple[str, ...] | None = None
+    start: str | None = None
+    end: str | None = None
+    holidays: str | None = None  # a country code for the holidays package, e.g. DE or DE-BY
+    extra_holidays: tuple[date, ...] = ()
+
+    @property
+    def always_open(self) -> bool:
+        return self.days is None
+
+
+@dataclass(frozen=True)
 class Level:
     key: str
     name: str
     channel: str
     members: tuple[str, ...]
+    business_hours: BusinessHours | None = None  # None: the policy's own hours
+    capacity: int | None = None  # open tickets before management hears of overflow
 
 
 @dataclass(frozen=True)
@@ -49,20 +66,6 @@ class Severity:
     response: timedelta
     update_every: timedelta | None
     entry: str
-
-
-@dataclass(frozen=True)
-class BusinessHours:
-    """None of days/start/end means 24x7."""
-
-    days: tuple[str, ...] | None = None
-    start: str | None = None
-    end: str | None = None
-    holidays: str | None = None
-
-    @property
-    def always_open(self) -> bool:
-        return self.days is None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class Policy:
     levels: dict[str, Level]
     severities: dict[str, Severity]
     time_limits: dict[str, timedelta]
+    digest_at: str = "09:00"
+
+    def hours_for(self, level_key: str) -> BusinessHours:
+        level = self.levels.get(level_key)
+        return level.business_hours if level and level.business_hours else self.business_hours
 
     def level(self, key: str) -> Level:
         return self.levels[key]
@@ -147,7 +155,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
             return None
 
     timezone = _parse_timezone(data.get("timezone"), problems)
-    business_hours = _parse_business_hours(data.get("business_hours", "24x7"), problems)
+    business_hours = _parse_business_hours(data.get("business_hours", "24x7"), problems, "business_hours")
     sweep_interval = duration("sweep_interval", data.get("sweep_interval", "60s"))
     warn_at = _parse_fraction("warn_at", data.get("warn_at", 0.75), problems)
     revenue_threshold = _parse_amount("revenue_threshold", data.get("revenue_threshold", 10000), problems)
@@ -191,6 +199,10 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         if limit is not None:
             time_limits[key] = limit
 
+    digest_at = data.get("digest_at", "09:00")
+    if not isinstance(digest_at, str) or not _CLOCK.match(digest_at):
+        problems.append(f"digest_at: must be a time like \"09:00\", got {digest_at!r}")
+
     if problems:
         raise PolicyError(problems, source)
     return Policy(
@@ -202,6 +214,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         levels=levels,
         severities=severities,
         time_limits=time_limits,
+        digest_at=str(digest_at),
     )
 
 
@@ -237,35 +250,51 @@ def _parse_amount(path: str, value: object, problems: list[str]) -> Decimal:
     return amount
 
 
-def _parse_business_hours(value: object, problems: list[str]) -> BusinessHours:
+def _parse_business_hours(value: object, problems: list[str], path: str) -> BusinessHours:
     if value == "24x7":
         return BusinessHours()
     if not isinstance(value, dict):
-        problems.append(f"business_hours: must be 24x7 or a mapping with days, start, end, got {value!r}")
+        problems.append(f"{path}: must be 24x7 or a mapping with days, start, end, got {value!r}")
         return BusinessHours()
     days = value.get("days")
     if not isinstance(days, list) or not days or any(str(d).lower() not in WEEKDAYS for d in days):
-        problems.append("business_hours.days: must list weekdays such as [mon, tue, wed, thu, fri]")
+        problems.append(f"{path}.days: must list weekdays such as [mon, tue, wed, thu, fri]")
         days = []
     for key in ("start", "end"):
         clock = value.get(key)
         if not isinstance(clock, str) or not _CLOCK.match(clock):
-            problems.append(f"business_hours.{key}: must be a time like \"09:00\", got {clock!r}")
+            problems.append(f"{path}.{key}: must be a time like \"09:00\", got {clock!r}")
     start, end = value.get("start"), value.get("end")
     if isinstance(start, str) and isinstance(end, str) and start >= end:
-        problems.append("business_hours.end: must be later than start")
+        problems.append(f"{path}.end: must be later than start")
     holidays_code = value.get("holidays")
-    if holidays_code is not None:
-        import holidays
-
-        if str(holidays_code).upper() not in holidays.list_supported_countries():
-            problems.append(f"business_hours.holidays: unknown country code {holidays_code!r}")
+    if holidays_code is not None and not _known_holiday_calendar(str(holidays_code)):
+        problems.append(f"{path}.holidays: unknown country code {holidays_code!r} (e.g. DE, US, DE-BY)")
+    extra = value.get("extra_holidays") or []
+    extra_dates: list[date] = []
+    if not isinstance(extra, list):
+        problems.append(f"{path}.extra_holidays: must be a list of dates like 2026-12-24")
+        extra = []
+    for index, item in enumerate(extra):
+        try:
+            extra_dates.append(item if isinstance(item, date) else date.fromisoformat(str(item)))
+        except ValueError:
+            problems.append(f"{path}.extra_holidays[{index}]: {item!r} is not a date like 2026-12-24")
     return BusinessHours(
         days=tuple(str(d).lower() for d in days),
         start=start if isinstance(start, str) else None,
         end=end if isinstance(end, str) else None,
         holidays=str(holidays_code).upper() if holidays_code else None,
+        extra_holidays=tuple(extra_dates),
     )
+
+
+def _known_holiday_calendar(code: str) -> bool:
+    import holidays
+
+    country, _, subdivision = code.upper().partition("-")
+    supported = holidays.list_supported_countries()
+    return country in supported and (not subdivision or subdivision in supported[country])
 
 
 def _parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
@@ -293,10 +322,19 @@ def _parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
         for index, member in enumerate(members):
             if not _USER_ID.match(str(member)):
                 problems.append(f"{path}.members[{index}]: {member!r} is not a Slack user id (like U0123ABCD)")
+        hours = None
+        if spec.get("business_hours") is not None:
+            hours = _parse_business_hours(spec["business_hours"], problems, f"{path}.business_hours")
+        capacity = spec.get("capacity")
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
+            problems.append(f"{path}.capacity: must be a whole number of open tickets, at least 1")
+            capacity = None
         levels[str(key)] = Level(
             key=str(key),
             name=str(spec.get("name") or key),
             channel=str(channel or ""),
             members=tuple(str(m) for m in members),
+            business_hours=hours,
+            capacity=capacity,
         )
     return levels
