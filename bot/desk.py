@@ -12,7 +12,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import messages, outbox
+from bot import alerts, messages, outbox
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket
@@ -96,7 +96,7 @@ class EscalationDesk:
             session.flush()
             self._event(session, ticket, "opened", requester_id, to_level=entry)
             briefing = self._post_briefing(session, ticket)
-            self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy), "open")
+            self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
             return ticket
 
     # --- acknowledging --------------------------------------------------------
@@ -164,7 +164,7 @@ class EscalationDesk:
                            link_to=new_briefing)
             if request.to_level in ("management", "executive"):
                 reason = f"escalated to {self.policy.level_name(request.to_level)}: {request.reason}"
-                self._ping_management(session, ticket, new_briefing, [reason], f"escalated:{event.id}")
+                self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": reason})
             return ticket
 
     # --- resolving ------------------------------------------------------------
@@ -249,20 +249,19 @@ class EscalationDesk:
                     ticket_id=ticket.id, level=briefing.level, thread=briefing, link_to=link_to)
 
     def _ping_management(self, session: Session, ticket: Ticket, briefing: SlackMessage,
-                         reasons: list[str], ledger_key: str) -> None:
-        """Tell management, mentioning the managers, once per ledger key."""
-        if not reasons:
+                         reasons: dict[str, str]) -> None:
+        """Tell management, mentioning the managers: once per ticket per reason, ever."""
+        fresh = [text for code, text in reasons.items()
+                 if alerts.record_once(session, kind="ping", ticket_id=ticket.id, level="management",
+                                       threshold=code)]
+        if not fresh:
             return
         management = self.policy.level("management")
         in_thread = briefing.channel == management.channel  # the briefing is already there
-        message = outbox.post(
+        outbox.post(
             session, channel=management.channel,
-            payload=messages.management_ping(ticket, self.policy, reasons,
-                                             linked=not in_thread),
+            payload=messages.management_ping(ticket, self.policy, fresh, linked=not in_thread),
             role="ping", ticket_id=ticket.id, level="management",
             thread=briefing if in_thread else None, link_to=None if in_thread else briefing,
-            dedupe_key=f"ping:{ticket.id}:management:{ledger_key}",
         )
-        if message is not None:
-            self._event(session, ticket, "management_pinged", None, to_level="management",
-                        reason=", ".join(reasons))
+        self._event(session, ticket, "management_pinged", None, to_level="management", reason=", ".join(fresh))

@@ -158,5 +158,5 @@ def opened_confirmation(ticket: Ticket, policy: Policy) -> dict:
         ticket=ticket,
         level_name=policy.level_name(ticket.level),
         channel=policy.level(ticket.level).channel,
-        reasons=management_reasons(ticket, policy),
+        reasons=list(management_reasons(ticket, policy).values()),
     )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,8 +48,9 @@ class Base(DeclarativeBase):
 class TicketStatus:
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    WAITING = "waiting"  # on the customer: SLA clocks paused
     RESOLVED = "resolved"
-    ACTIVE = (OPEN, ACKNOWLEDGED)
+    ACTIVE = (OPEN, ACKNOWLEDGED, WAITING)
 
 
 class Ticket(Base):
@@ -68,6 +70,7 @@ class Ticket(Base):
     steps_taken: Mapped[str] = mapped_column(Text, default="")
     level: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN, index=True)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)  # one per stay in a level
     requester_id: Mapped[str] = mapped_column(String(20))
     source_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
     source_permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -180,3 +183,78 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClockKind:
+    RESPONSE = "response"  # until the current level acknowledges
+    TIME_LIMIT = "time_limit"  # time in the level before automatic escalation
+    UPDATE = "update"  # progress-update cadence while someone works the ticket
+
+
+class SlaClock(Base):
+    """One SLA clock of one ticket at one level in one cycle (a stay in a level).
+
+    Deadlines are stored, indexed, and recomputed whenever what they depend on
+    changes (pause, resume, severity); the sweep only reads clocks whose
+    next_check_at has come, so its cost grows with what is due, not with all tickets.
+    """
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "level", "cycle", name="uq_sla_clock"),
+        Index("ix_sla_clocks_next_check", "next_check_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    cycle: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    target_seconds: Mapped[int] = mapped_column(Integer)
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # None while paused
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    stop_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class TicketPause(Base):
+    """A stretch of "waiting on customer": SLA clocks don't count it."""
+
+    __tablename__ = "ticket_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+
+
+class Alert(Base):
+    """The ledger: each reminder, warning, breach, ping, digest and overflow notice,
+    written with its outbox row; the unique key makes it happen once, ever."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    threshold: Mapped[str] = mapped_column(String(40), default="")
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LevelState(Base):
+    """Per level: whether it is over capacity now, and how often it has crossed."""
+
+    __tablename__ = "level_states"
+
+    level: Mapped[str] = mapped_column(String(20), primary_key=True)
+    over_capacity: Mapped[bool] = mapped_column(Boolean, default=False)
+    crossings: Mapped[int] = mapped_column(Integer, default=0)
