@@ -8,18 +8,21 @@ on SQLite) so two people acting at once get one consistent outcome.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import alerts, messages, outbox
+from bot import messages
+from bot.briefings import TicketMessages
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket
-from bot.models import SlackMessage, Ticket, TicketEvent, TicketStatus, utcnow
+from bot.models import SlackMessage, Ticket, TicketEvent, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
 from bot.routing import management_reasons
+from bot.sla.clocks import ClockBook
 
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
 LIST_LIMIT = 20
@@ -34,6 +37,8 @@ class EscalationDesk:
     def __init__(self, sessions: sessionmaker[Session], policy: Policy):
         self.sessions = sessions
         self.policy = policy
+        self.slack = TicketMessages(policy)
+        self.clocks = ClockBook(policy)
 
     # --- reading ------------------------------------------------------------
     def find(self, key: str) -> Ticket:
@@ -47,7 +52,7 @@ class EscalationDesk:
 
     def briefing_permalink(self, ticket: Ticket) -> str | None:
         with self.sessions() as session:
-            briefing = self._current_briefing(session, ticket)
+            briefing = self.slack.current_briefing(session, ticket)
             return briefing.permalink if briefing else None
 
     def list_open(self, scope: str, user_id: str) -> tuple[str, list[Ticket], int]:
@@ -69,7 +74,7 @@ class EscalationDesk:
 
     def authorize(self, ticket: Ticket, user_id: str, action: str, *, requester_may: bool = False) -> None:
         """Members of the ticket's level and managers may act on it."""
-        if self.policy.is_member(ticket.level, user_id) or self.policy.is_member("management", user_id):
+        if self.may_act(ticket, user_id):
             return
         if requester_may and ticket.requester_id == user_id:
             return
@@ -85,21 +90,23 @@ class EscalationDesk:
                     source_permalink: str | None = None) -> Ticket:
         entry = self.policy.severities[form.severity].entry
         with transaction(self.sessions) as session:
+            now = utcnow()
             ticket = Ticket(
                 summary=form.summary, customer=form.customer, severity=form.severity,
                 impact=form.impact, complexity=form.complexity, steps_taken=form.steps_taken,
-                revenue_at_risk=form.revenue_at_risk, level=entry, status=TicketStatus.OPEN,
-                requester_id=requester_id, source_channel=source_channel,
+                revenue_at_risk=form.revenue_at_risk, level=entry, status=TicketStatus.OPEN, cycle=1,
+                requester_id=requester_id, source_channel=source_channel, created_at=now,
                 source_permalink=source_permalink, **{flag: True for flag in form.flags},
             )
             session.add(ticket)
             session.flush()
             self._event(session, ticket, "opened", requester_id, to_level=entry)
-            briefing = self._post_briefing(session, ticket)
+            self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
+            briefing = self.slack.post_briefing(session, ticket)
             self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
             return ticket
 
-    # --- acknowledging --------------------------------------------------------
+    # --- acknowledging and working ----------------------------------------------
     def acknowledge(self, ticket_id: int, user_id: str, *, at_level: str | None = None) -> Ticket:
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
@@ -108,14 +115,15 @@ class EscalationDesk:
                 raise Conflict(f"{ticket.key} has moved on to {escape_mrkdwn(self.policy.level_name(ticket.level))}; "
                                "act on its briefing there.")
             self.authorize(ticket, user_id, "acknowledge")
-            if ticket.status == TicketStatus.ACKNOWLEDGED:
+            if ticket.acknowledged_by:
                 raise Conflict(f"{ticket.key} was already acknowledged by <@{ticket.acknowledged_by}>.")
             self._mark_acknowledged(session, ticket, user_id)
             return ticket
 
-    def acknowledge_by_reply(self, channel: str, thread_ts: str, user_id: str) -> Ticket | None:
-        """A level member replying in the current briefing's thread acknowledges it;
-        any other reply changes nothing."""
+    def reply_in_thread(self, channel: str, thread_ts: str, user_id: str) -> Ticket | None:
+        """A level member's reply in the current briefing's thread acknowledges the
+        ticket, or, once acknowledged, counts as a progress update. Other replies
+        change nothing."""
         with transaction(self.sessions) as session:
             briefing = session.scalars(
                 select(SlackMessage).where(SlackMessage.channel == channel, SlackMessage.ts == thread_ts,
@@ -124,20 +132,80 @@ class EscalationDesk:
             if briefing is None:
                 return None
             ticket = self._lock(session, briefing.ticket_id)
-            if (ticket.status != TicketStatus.OPEN or ticket.level != briefing.level
-                    or not (self.policy.is_member(ticket.level, user_id)
-                            or self.policy.is_member("management", user_id))):
+            if not ticket.is_active or ticket.level != briefing.level or not self.may_act(ticket, user_id):
                 return None
-            self._mark_acknowledged(session, ticket, user_id, via="a reply in this thread")
+            if ticket.acknowledged_by is None:
+                self._mark_acknowledged(session, ticket, user_id, via="a reply in this thread")
+            else:
+                self.clocks.progress_posted(session, ticket, utcnow())
             return ticket
 
     def _mark_acknowledged(self, session: Session, ticket: Ticket, user_id: str, via: str | None = None) -> None:
-        ticket.status, ticket.acknowledged_by, ticket.acknowledged_at = TicketStatus.ACKNOWLEDGED, user_id, utcnow()
+        now = utcnow()
+        ticket.acknowledged_by, ticket.acknowledged_at = user_id, now
+        if ticket.status == TicketStatus.OPEN:
+            ticket.status = TicketStatus.ACKNOWLEDGED
         self._event(session, ticket, "acknowledged", user_id, from_level=ticket.level)
-        briefing = self._current_briefing(session, ticket)
+        self.clocks.acknowledged(session, ticket, now)
+        briefing = self.slack.current_briefing(session, ticket)
         suffix = f" ({via})" if via else ""
-        self._note(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
-        self._refresh_briefing(session, ticket, briefing)
+        self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
+        self.slack.refresh_briefing(session, ticket, briefing)
+
+    def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str) -> Ticket:
+        """Pause the SLA clocks until the customer answers; the paused time is kept."""
+        with transaction(self.sessions) as session:
+            ticket = self._lock(session, ticket_id)
+            self._require_active(ticket, "paused")
+            self.authorize(ticket, actor_id, "pause")
+            if ticket.status == TicketStatus.WAITING:
+                raise Conflict(f"{ticket.key} is already waiting on the customer.")
+            now = utcnow()
+            ticket.status = TicketStatus.WAITING
+            session.add(TicketPause(ticket_id=ticket.id, started_at=now, reason=reason, actor_id=actor_id))
+            session.flush()
+            self._event(session, ticket, "paused", actor_id, from_level=ticket.level, reason=reason)
+            self.clocks.recompute_all(session, ticket)
+            briefing = self.slack.current_briefing(session, ticket)
+            self.slack.note_text(session, ticket, briefing, Mrkdwn(
+                f"Waiting on the customer (<@{actor_id}>): {escape_mrkdwn(reason)}. SLA clocks are paused."))
+            self.slack.refresh_briefing(session, ticket, briefing)
+            return ticket
+
+    def resume(self, ticket_id: int, actor_id: str, reason: str = "") -> Ticket:
+        with transaction(self.sessions) as session:
+            ticket = self._lock(session, ticket_id)
+            self._require_active(ticket, "resumed")
+            self.authorize(ticket, actor_id, "resume")
+            if ticket.status != TicketStatus.WAITING:
+                raise Conflict(f"{ticket.key} isn't waiting on the customer.")
+            pause = session.scalars(select(TicketPause).where(TicketPause.ticket_id == ticket.id,
+                                                              TicketPause.ended_at.is_(None))).first()
+            if pause is not None:
+                pause.ended_at = utcnow()
+            ticket.status = TicketStatus.ACKNOWLEDGED if ticket.acknowledged_by else TicketStatus.OPEN
+            self._event(session, ticket, "resumed", actor_id, from_level=ticket.level, reason=reason or None)
+            self.clocks.recompute_all(session, ticket)
+            briefing = self.slack.current_briefing(session, ticket)
+            said = f": {escape_mrkdwn(reason)}" if reason else ""
+            self.slack.note_text(session, ticket, briefing,
+                                 Mrkdwn(f"Resumed by <@{actor_id}>{said}. SLA clocks are running again."))
+            self.slack.refresh_briefing(session, ticket, briefing)
+            return ticket
+
+    def change_severity(self, ticket_id: int, severity: str, actor_id: str) -> Ticket:
+        """New targets from the same starts: elapsed and paused time are kept."""
+        with transaction(self.sessions) as session:
+            ticket = self._lock(session, ticket_id)
+            self._require_active(ticket, "changed")
+            self.authorize(ticket, actor_id, "change the severity of")
+            if severity not in self.policy.severities:
+                raise Conflict(f"{escape_mrkdwn(severity)} is not a severity (P1 to P4).")
+            previous, ticket.severity = ticket.severity, severity
+            self._event(session, ticket, "severity_changed", actor_id, reason=f"{previous} → {severity}")
+            self.clocks.recompute_all(session, ticket)
+            self.slack.refresh_briefing(session, ticket, self.slack.current_briefing(session, ticket))
+            return ticket
 
     # --- escalating -----------------------------------------------------------
     def escalate(self, ticket_id: int, request: EscalationRequest, actor_id: str) -> Ticket:
@@ -148,24 +216,35 @@ class EscalationDesk:
             if request.to_level not in self.policy.escalation_targets(ticket.level):
                 raise Conflict(f"{ticket.key} is already at {escape_mrkdwn(self.policy.level_name(ticket.level))}; "
                                f"it can't go to {escape_mrkdwn(self.policy.level_name(request.to_level))} from there.")
-            old_briefing = self._current_briefing(session, ticket)
-            from_level = ticket.level
-            ticket.level, ticket.status = request.to_level, TicketStatus.OPEN
-            ticket.acknowledged_by = ticket.acknowledged_at = None
-            event = self._event(session, ticket, "escalated", actor_id, from_level=from_level,
-                                to_level=request.to_level, trigger=request.trigger, reason=request.reason)
-            new_briefing = self._post_briefing(session, ticket, came_from=event, earlier=old_briefing)
-            if old_briefing is not None:
-                self._refresh_briefing(session, ticket, old_briefing)
-                to_name = escape_mrkdwn(self.policy.level_name(request.to_level))
-                self._note(session, ticket, old_briefing,
-                           Mrkdwn(f"Escalated to {to_name} by <@{actor_id}>: {escape_mrkdwn(request.reason)}\n"
-                                  f"{messages.LINK_OPEN}{ticket.key} briefing in {to_name}>"),
-                           link_to=new_briefing)
-            if request.to_level in ("management", "executive"):
-                reason = f"escalated to {self.policy.level_name(request.to_level)}: {request.reason}"
-                self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": reason})
+            self.move(session, ticket, request.to_level, request.trigger, request.reason, actor_id)
             return ticket
+
+    def move(self, session: Session, ticket: Ticket, to_level: str, trigger: str, reason: str,
+             actor_id: str | None, now: datetime | None = None) -> None:
+        """Hand the ticket to another level (the ticket row is locked by the caller):
+        a new cycle of clocks, a briefing there, a link in the old thread."""
+        now = now or utcnow()
+        old_briefing = self.slack.current_briefing(session, ticket)
+        from_level = ticket.level
+        self.clocks.stop_cycle(session, ticket, now, f"moved to {to_level}")
+        ticket.level, ticket.cycle = to_level, ticket.cycle + 1
+        ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
+        ticket.acknowledged_by = ticket.acknowledged_at = None
+        event = self._event(session, ticket, "escalated", actor_id, from_level=from_level, to_level=to_level,
+                            trigger=trigger, reason=reason)
+        self.clocks.start_cycle(session, ticket, now)
+        new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
+        if old_briefing is not None:
+            self.slack.refresh_briefing(session, ticket, old_briefing)
+            to_name = escape_mrkdwn(self.policy.level_name(to_level))
+            who = f"<@{actor_id}>" if actor_id else "Escalator"
+            self.slack.note_text(session, ticket, old_briefing,
+                                 Mrkdwn(f"Escalated to {to_name} by {who}: {escape_mrkdwn(reason)}\n"
+                                        f"{messages.LINK_OPEN}{ticket.key} briefing in {to_name}>"),
+                                 link_to=new_briefing)
+        if to_level in ("management", "executive"):
+            told = f"escalated to {self.policy.level_name(to_level)}: {reason}"
+            self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": told})
 
     # --- resolving ------------------------------------------------------------
     def resolve(self, ticket_id: int, resolution: str, actor_id: str) -> Ticket:
@@ -173,20 +252,35 @@ class EscalationDesk:
             ticket = self._lock(session, ticket_id)
             self._require_active(ticket, "resolved")
             self.authorize(ticket, actor_id, "resolve")
-            ticket.status, ticket.resolution, ticket.resolved_at = TicketStatus.RESOLVED, resolution, utcnow()
+            now = utcnow()
+            self._close_pause(session, ticket, now)
+            ticket.status, ticket.resolution, ticket.resolved_at = TicketStatus.RESOLVED, resolution, now
             self._event(session, ticket, "resolved", actor_id, from_level=ticket.level, reason=resolution)
-            briefing = self._current_briefing(session, ticket)
-            self._note(session, ticket, briefing,
-                       Mrkdwn(f"Resolved by <@{actor_id}>: {escape_mrkdwn(resolution)}"))
-            self._refresh_briefing(session, ticket, briefing)
+            self.clocks.stop_cycle(session, ticket, now, "resolved")
+            briefing = self.slack.current_briefing(session, ticket)
+            self.slack.note_text(session, ticket, briefing,
+                                 Mrkdwn(f"Resolved by <@{actor_id}>: {escape_mrkdwn(resolution)}"))
+            self.slack.refresh_briefing(session, ticket, briefing)
             return ticket
 
     # --- helpers --------------------------------------------------------------
+    def may_act(self, ticket: Ticket, user_id: str) -> bool:
+        return self.policy.is_member(ticket.level, user_id) or self.policy.is_member("management", user_id)
+
+    def lock(self, session: Session, ticket_id: int) -> Ticket:
+        return self._lock(session, ticket_id)
+
     def _lock(self, session: Session, ticket_id: int) -> Ticket:
         ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
         if ticket is None:
             raise TicketNotFound(f"ESC-{ticket_id}")
         return ticket
+
+    @staticmethod
+    def _close_pause(session: Session, ticket: Ticket, now) -> None:
+        for pause in session.scalars(select(TicketPause).where(TicketPause.ticket_id == ticket.id,
+                                                               TicketPause.ended_at.is_(None))):
+            pause.ended_at = now
 
     @staticmethod
     def _require_active(ticket: Ticket, verb: str) -> None:
@@ -200,68 +294,8 @@ class EscalationDesk:
         session.flush()
         return event
 
-    @staticmethod
-    def _current_briefing(session: Session, ticket: Ticket) -> SlackMessage | None:
-        return session.scalars(
-            select(SlackMessage)
-            .where(SlackMessage.ticket_id == ticket.id, SlackMessage.role == "briefing",
-                   SlackMessage.level == ticket.level)
-            .order_by(SlackMessage.id.desc())
-        ).first()
-
-    def _post_briefing(self, session: Session, ticket: Ticket, came_from: TicketEvent | None = None,
-                       earlier: SlackMessage | None = None) -> SlackMessage:
-        payload = messages.briefing(ticket, ticket.level, self.policy, came_from, linked=earlier is not None)
-        return outbox.post(session, channel=self.policy.level(ticket.level).channel, payload=payload,
-                           role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
-
-    def _refresh_briefing(self, session: Session, ticket: Ticket, briefing: SlackMessage | None) -> None:
-        if briefing is None:
-            return
-        came_from = self._arrival_event(session, ticket, briefing)
-        earlier = self._earlier_briefing(session, briefing) if came_from else None
-        payload = messages.briefing(ticket, briefing.level, self.policy, came_from, linked=earlier is not None)
-        outbox.update(session, message=briefing, payload=payload, ticket_id=ticket.id, link_to=earlier)
-
-    @staticmethod
-    def _earlier_briefing(session: Session, briefing: SlackMessage) -> SlackMessage | None:
-        return session.scalars(
-            select(SlackMessage)
-            .where(SlackMessage.ticket_id == briefing.ticket_id, SlackMessage.role == "briefing",
-                   SlackMessage.id < briefing.id)
-            .order_by(SlackMessage.id.desc())
-        ).first()
-
-    @staticmethod
-    def _arrival_event(session: Session, ticket: Ticket, briefing: SlackMessage) -> TicketEvent | None:
-        return session.scalars(
-            select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "escalated",
-                   TicketEvent.to_level == briefing.level, TicketEvent.at <= briefing.created_at)
-            .order_by(TicketEvent.id.desc())
-        ).first()
-
-    def _note(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, text: Mrkdwn,
-              link_to: SlackMessage | None = None) -> None:
-        if briefing is None:
-            return
-        outbox.post(session, channel=briefing.channel, payload=messages.thread_note(text), role="note",
-                    ticket_id=ticket.id, level=briefing.level, thread=briefing, link_to=link_to)
-
     def _ping_management(self, session: Session, ticket: Ticket, briefing: SlackMessage,
                          reasons: dict[str, str]) -> None:
-        """Tell management, mentioning the managers: once per ticket per reason, ever."""
-        fresh = [text for code, text in reasons.items()
-                 if alerts.record_once(session, kind="ping", ticket_id=ticket.id, level="management",
-                                       threshold=code)]
-        if not fresh:
-            return
-        management = self.policy.level("management")
-        in_thread = briefing.channel == management.channel  # the briefing is already there
-        outbox.post(
-            session, channel=management.channel,
-            payload=messages.management_ping(ticket, self.policy, fresh, linked=not in_thread),
-            role="ping", ticket_id=ticket.id, level="management",
-            thread=briefing if in_thread else None, link_to=None if in_thread else briefing,
-        )
-        self._event(session, ticket, "management_pinged", None, to_level="management", reason=", ".join(fresh))
+        told = self.slack.ping_management(session, ticket, briefing, reasons)
+        if told:
+            self._event(session, ticket, "management_pinged", None, to_level="management", reason=", ".join(told))

@@ -10,7 +10,7 @@ from bot.rendering import Mrkdwn, escape_mrkdwn
 
 @dataclass(frozen=True)
 class Command:
-    kind: str  # new | escalate | status | list | help | usage
+    kind: str  # new | escalate | status | why | list | help | usage
     key: str | None = None
     scope: str = ""
     problem: Mrkdwn | None = None
@@ -25,10 +25,10 @@ def parse_command(text: str, policy: Policy) -> Command:
         return Command("escalate", key=words[0].upper())
     if head == "help" and not rest:
         return Command("help")
-    if head == "status":
+    if head in ("status", "why"):
         if len(rest) == 1 and parse_key(rest[0]) is not None:
-            return Command("status", key=rest[0].upper())
-        return _usage("`/escalate status` takes a ticket key, e.g. `/escalate status ESC-12`.")
+            return Command(head, key=rest[0].upper())
+        return _usage(f"`/escalate {head}` takes a ticket key, e.g. `/escalate {head} ESC-12`.")
     if head == "list":
         if not rest:
             return Command("list")

@@ -16,6 +16,8 @@ from bot.delivery import DeliveryOptions, OutboxWorker
 from bot.desk import EscalationDesk
 from bot.events import EventLedger
 from bot.home import HomeTab
+from bot.sla.sweep import SlaSweep
+from bot.sla.why import WhyReport
 from bot.policy import Policy, load_policy
 
 log = logging.getLogger("escalator")
@@ -30,6 +32,8 @@ class Runtime:
     desk: EscalationDesk
     events: EventLedger
     home: HomeTab
+    sla: SlaSweep
+    why: WhyReport
     worker: OutboxWorker
     app: App | None = None
     background: list = field(default_factory=list)
@@ -65,9 +69,10 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
         upgrade(engine)
     sessions = make_session_factory(engine)
     worker = OutboxWorker(sessions, outbox_client(settings), delivery)
-    return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions,
-                   desk=EscalationDesk(sessions, policy), events=EventLedger(sessions),
-                   home=HomeTab(sessions, policy), worker=worker)
+    desk = EscalationDesk(sessions, policy)
+    return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
+                   events=EventLedger(sessions), home=HomeTab(sessions, policy),
+                   sla=SlaSweep(sessions, policy, desk), why=WhyReport(sessions, policy, desk), worker=worker)
 
 
 def build_app(runtime: Runtime) -> App:

@@ -29,6 +29,8 @@ def register(app, runtime: Runtime) -> None:
         elif command.kind == "status":
             ticket = desk.find(command.key)
             ack(**messages.status_reply(ticket, policy, desk.briefing_permalink(ticket)))
+        elif command.kind == "why":
+            ack(**runtime.why.reply(command.key))
         elif command.kind == "list":
             title, tickets, more = desk.list_open(command.scope, user)
             ack(**messages.list_reply(title, tickets, policy, more))

@@ -35,7 +35,7 @@ def register(app, runtime: Runtime) -> None:
         if (not thread_ts or thread_ts == event.get("ts") or not user or event.get("bot_id")
                 or event.get("subtype") in IGNORED_SUBTYPES):
             return
-        desk.acknowledge_by_reply(event["channel"], thread_ts, user)
+        desk.reply_in_thread(event["channel"], thread_ts, user)
 
     @app.event("app_home_opened")
     @acked_then_handled

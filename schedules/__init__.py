@@ -4,11 +4,12 @@ from __future__ import annotations
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.runtime import Runtime
-from schedules import housekeeping
+from schedules import housekeeping, sla
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     housekeeping.schedule(scheduler, runtime)
+    sla.schedule(scheduler, runtime)
     scheduler.start()
     return scheduler

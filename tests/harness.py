@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.delivery import DeliveryOptions
 from bot.models import SlackMessage
 from bot.policy import load_policy
-from bot.runtime import build_app, build_runtime
+from bot.runtime import build_app, build_runtime, start_background
 from bot.server import BackgroundServer, create_asgi_app
 from bot.simulator import FakeSlack, SlackDriver
 
@@ -30,11 +30,12 @@ FAST_DELIVERY = DeliveryOptions(poll_interval=0.05, channel_interval=timedelta(m
 
 class Harness:
     def __init__(self, database_url: str, *, policy=None, delivery: DeliveryOptions | None = None,
-                 start_worker: bool = True):
+                 start_worker: bool = True, scheduler: bool = False):
         self.database_url = database_url
         self.policy = policy or load_policy()
         self.delivery = delivery or FAST_DELIVERY
         self.start_worker = start_worker
+        self.scheduler = scheduler
 
     def __enter__(self) -> Harness:
         self.sim = FakeSlack(token=TOKEN).start()
@@ -47,13 +48,15 @@ class Harness:
         self.app = build_app(self.runtime)
         self.server = BackgroundServer(create_asgi_app(self.runtime, self.app)).start()
         self.driver = SlackDriver(self.server.url + "/slack/events", SECRET, self.sim)
-        if self.start_worker:
+        if self.scheduler:
+            start_background(self.runtime)  # the worker and the scheduled jobs, as `serve` runs them
+        elif self.start_worker:
             self.runtime.worker.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.server.stop()
-        if self.start_worker:
+        if self.start_worker and not self.scheduler:
             self.runtime.worker.stop()
         self.runtime.stop()
         self.sim.stop()

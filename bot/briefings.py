@@ -1,0 +1,91 @@
+"""The Slack messages a ticket change owes: briefings, their updates, thread notes, pings.
+
+All of them go through the outbox, inside the caller's transaction.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import alerts, messages, outbox
+from bot.models import SlackMessage, Ticket, TicketEvent
+from bot.policy import Policy
+from bot.rendering import Mrkdwn
+
+
+class TicketMessages:
+    def __init__(self, policy: Policy):
+        self.policy = policy
+
+    @staticmethod
+    def current_briefing(session: Session, ticket: Ticket) -> SlackMessage | None:
+        return session.scalars(
+            select(SlackMessage)
+            .where(SlackMessage.ticket_id == ticket.id, SlackMessage.role == "briefing",
+                   SlackMessage.level == ticket.level)
+            .order_by(SlackMessage.id.desc())
+        ).first()
+
+    def post_briefing(self, session: Session, ticket: Ticket, came_from: TicketEvent | None = None,
+                      earlier: SlackMessage | None = None) -> SlackMessage:
+        payload = messages.briefing(ticket, ticket.level, self.policy, came_from, linked=earlier is not None)
+        return outbox.post(session, channel=self.policy.level(ticket.level).channel, payload=payload,
+                           role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
+
+    def refresh_briefing(self, session: Session, ticket: Ticket, briefing: SlackMessage | None) -> None:
+        """Re-render a briefing after a change (status, buttons), keeping its link back."""
+        if briefing is None:
+            return
+        came_from = self._arrival_event(session, ticket, briefing)
+        earlier = self._earlier_briefing(session, briefing) if came_from else None
+        payload = messages.briefing(ticket, briefing.level, self.policy, came_from, linked=earlier is not None)
+        outbox.update(session, message=briefing, payload=payload, ticket_id=ticket.id, link_to=earlier)
+
+    def note(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, payload: dict,
+             link_to: SlackMessage | None = None) -> None:
+        """A bot reply in the briefing's thread."""
+        if briefing is None:
+            return
+        outbox.post(session, channel=briefing.channel, payload=payload, role="note",
+                    ticket_id=ticket.id, level=briefing.level, thread=briefing, link_to=link_to)
+
+    def note_text(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, text: Mrkdwn,
+                  link_to: SlackMessage | None = None) -> None:
+        self.note(session, ticket, briefing, messages.thread_note(text), link_to)
+
+    def ping_management(self, session: Session, ticket: Ticket, briefing: SlackMessage,
+                        reasons: dict[str, str]) -> list[str]:
+        """Tell management, mentioning the managers: once per ticket per reason, ever.
+        Returns the reasons told now."""
+        fresh = [text for code, text in reasons.items()
+                 if alerts.record_once(session, kind="ping", ticket_id=ticket.id, level="management",
+                                       threshold=code)]
+        if not fresh:
+            return []
+        management = self.policy.level("management")
+        in_thread = briefing.channel == management.channel  # the briefing is already there
+        outbox.post(
+            session, channel=management.channel,
+            payload=messages.management_ping(ticket, self.policy, fresh, linked=not in_thread),
+            role="ping", ticket_id=ticket.id, level="management",
+            thread=briefing if in_thread else None, link_to=None if in_thread else briefing,
+        )
+        return fresh
+
+    @staticmethod
+    def _earlier_briefing(session: Session, briefing: SlackMessage) -> SlackMessage | None:
+        return session.scalars(
+            select(SlackMessage)
+            .where(SlackMessage.ticket_id == briefing.ticket_id, SlackMessage.role == "briefing",
+                   SlackMessage.id < briefing.id)
+            .order_by(SlackMessage.id.desc())
+        ).first()
+
+    @staticmethod
+    def _arrival_event(session: Session, ticket: Ticket, briefing: SlackMessage) -> TicketEvent | None:
+        return session.scalars(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "escalated",
+                   TicketEvent.to_level == briefing.level, TicketEvent.at <= briefing.created_at)
+            .order_by(TicketEvent.id.desc())
+        ).first()

@@ -1,0 +1,1 @@
+"""SLA clocks: business-time deadlines kept in the database, swept from state."""

@@ -1,0 +1,132 @@
+"""SLA clocks from Slack's side: warnings, breaches, automatic escalation, progress
+reminders, pauses and `/escalate why`, each notice exactly once."""
+from datetime import timedelta
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from bot.ids import ActionId
+from bot.models import Alert, SlaClock, Ticket, utcnow
+from bot.policy import load_policy, parse_policy
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, SPECIALIST, SUPPORT, Harness
+
+
+def short_policy(**overrides):
+    from importlib import resources
+
+    data = yaml.safe_load(resources.files("bot").joinpath("default_policy.yaml").read_text())
+    data.update(sweep_interval="1s", warn_at=0.5, time_limits={"tier1": "8s", "tier2": "1h"})
+    data["severities"]["P2"] = {"response": "4s", "update_every": "3s", "entry": "tier1"}
+    data.update(overrides)
+    return parse_policy(data)
+
+
+@pytest.fixture
+def sla(database_url):
+    with Harness(database_url, policy=short_policy()) as running:
+        yield running
+
+
+def alerts_of(harness, kind):
+    with harness.runtime.sessions() as session:
+        return session.scalars(select(Alert).where(Alert.kind == kind)).all()
+
+
+def ticket_row(harness):
+    with harness.runtime.sessions() as session:
+        return session.scalars(select(Ticket)).one()
+
+
+def test_warning_then_breach_then_automatic_escalation_each_once(sla):
+    key = sla.new_ticket(Severity="P2", **{"Business risk": ["VIP customer"]})
+    briefing = sla.briefing(key)
+    opened = ticket_row(sla).created_at
+    for seconds in (1, 2.1, 2.2, 4.1, 4.5, 8.1, 8.2, 9, 12):  # a sweep after each moment, some twice
+        sla.runtime.sla.run(now=opened + timedelta(seconds=seconds))
+        sla.runtime.sla.run(now=opened + timedelta(seconds=seconds))
+    sla.settle()
+    thread = sla.thread_texts(briefing)
+    assert len([t for t in thread if "response SLA warning" in t]) == 1
+    assert len([t for t in thread if "breached its 4s response target" in t]) == 1
+    assert len([t for t in thread if "breached its 8s time limit at Tier 1" in t and "escalating to Tier 2" in t]) == 1
+    assert len([t for t in thread if "Escalated to Tier 2 by Escalator" in t]) == 1
+    tier2 = sla.briefing(key, "tier2")
+    assert "Time limit" in tier2.rendered and "8s in Tier 1 without resolution" in tier2.rendered
+    management = [m.rendered for m in sla.sim.messages(CHANNELS["management"])]
+    assert len([m for m in management if "breached its 4s response target" in m]) == 1  # P2 + VIP
+    assert all(f"<@{MANAGER}>" in m for m in management if "breached" in m)
+    assert [a.kind for a in alerts_of(sla, "breach")] == ["breach", "breach"]
+
+
+def test_acknowledging_stops_the_response_clock(sla):
+    key = sla.new_ticket(Severity="P2")
+    briefing = sla.briefing(key)
+    sla.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE)
+    sla.runtime.sla.run(now=utcnow() + timedelta(seconds=5))
+    sla.settle()
+    assert not [t for t in sla.thread_texts(briefing) if "response" in t and ("warning" in t or "breached" in t)]
+
+
+def test_progress_reminders_come_on_the_cadence_and_a_reply_resets_it(sla):
+    key = sla.new_ticket(Severity="P2")
+    briefing = sla.briefing(key)
+    sla.driver.click(AGENT2, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE)
+    sla.settle()
+    start = utcnow()
+    sla.runtime.sla.run(now=start + timedelta(seconds=3.5))  # update_every 3s: one reminder
+    sla.runtime.sla.run(now=start + timedelta(seconds=3.6))  # not again
+    sla.settle()
+    reminders = [t for t in sla.thread_texts(briefing) if "No progress update" in t]
+    assert len(reminders) == 1 and f"<@{AGENT2}>" in reminders[0]
+    sla.runtime.sla.run(now=start + timedelta(seconds=6.7))  # one cadence later: the next one
+    sla.settle()
+    assert len([t for t in sla.thread_texts(briefing) if "No progress update" in t]) == 2
+
+
+def test_waiting_on_customer_pauses_and_resume_keeps_the_paused_time(sla):
+    key = sla.new_ticket(Severity="P2")
+    briefing = sla.briefing(key)
+    ticket_id = int(key.split("-")[1])
+    with sla.runtime.sessions() as session:
+        before = session.scalars(select(SlaClock).where(SlaClock.kind == "response")).one().due_at
+    sla.runtime.desk.wait_on_customer(ticket_id, AGENT, "asked for a HAR file")
+    sla.runtime.sla.run(now=utcnow() + timedelta(seconds=30))  # long past the old deadline: nothing
+    sla.settle()
+    assert not [t for t in sla.thread_texts(briefing) if "breached" in t]
+    assert any("Waiting on the customer" in t and "asked for a HAR file" in t for t in sla.thread_texts(briefing))
+    import time
+    time.sleep(0.5)
+    sla.runtime.desk.resume(ticket_id, AGENT, "customer answered")
+    with sla.runtime.sessions() as session:
+        after = session.scalars(select(SlaClock).where(SlaClock.kind == "response")).one().due_at
+    assert after - before >= timedelta(seconds=0.5)  # the paused time is added, not lost
+
+
+def test_lowering_severity_recomputes_from_the_original_start(sla):
+    key = sla.new_ticket(Severity="P2")
+    ticket = ticket_row(sla)
+    sla.runtime.desk.change_severity(ticket.id, "P3", AGENT)
+    with sla.runtime.sessions() as session:
+        clock = session.scalars(select(SlaClock).where(SlaClock.kind == "response")).one()
+    assert clock.started_at == ticket.created_at
+    assert clock.due_at == ticket.created_at + timedelta(hours=8)  # P3's 8h, 24x7, from the start
+
+
+def test_why_explains_the_clocks_in_words(sla):
+    key = sla.new_ticket(Severity="P2")
+    sla.briefing(key)
+    sla.driver.command(AGENT, SUPPORT, f"why {key}")
+    why = sla.ephemeral_texts(AGENT, SUPPORT)[-1]
+    assert f"*{key}* · P2 · Tier 1" in why
+    assert "Response at Tier 1*: breaches" in why and "Berlin" in why
+    assert "Time limit at Tier 1*: escalates to Tier 2" in why
+    assert "• opened " in why and "Business hours: 24x7" in why
+
+
+def test_the_scheduler_sweeps_on_its_own(database_url):
+    with Harness(database_url, policy=short_policy(), scheduler=True) as running:
+        key = running.new_ticket(Severity="P2")
+        briefing = running.briefing(key)
+        running.wait_thread(briefing, "breached its 4s response target", timeout=10)
+        assert len([t for t in running.thread_texts(briefing) if "response SLA warning" in t]) == 1
