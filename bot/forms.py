@@ -111,3 +111,12 @@ def parse_resolution(values: dict) -> str:
     if len(resolution) > MAX_LONG_TEXT:
         raise InvalidInput({BlockId.RESOLUTION: f"Keep it under {MAX_LONG_TEXT:,} characters."})
     return resolution
+
+
+def parse_reason(values: dict, *, required: bool) -> str:
+    reason = _text(values, BlockId.REASON)
+    if required and not reason:
+        raise InvalidInput({BlockId.REASON: "Say why, so the next person knows."})
+    if len(reason) > MAX_LONG_TEXT:
+        raise InvalidInput({BlockId.REASON: f"Keep it under {MAX_LONG_TEXT:,} characters."})
+    return reason

@@ -6,12 +6,16 @@ class ActionId(StrEnum):
     ACKNOWLEDGE = "ticket.acknowledge"
     ESCALATE = "ticket.escalate"
     RESOLVE = "ticket.resolve"
+    WAIT = "ticket.wait"
+    RESUME = "ticket.resume"
 
 
 class CallbackId(StrEnum):
     NEW_ESCALATION_MODAL = "ticket.new"
     ESCALATE_MODAL = "ticket.escalate"
     RESOLVE_MODAL = "ticket.resolve"
+    WAIT_MODAL = "ticket.wait"
+    RESUME_MODAL = "ticket.resume"
     MESSAGE_SHORTCUT = "escalate_message"
     GLOBAL_SHORTCUT = "new_escalation"
 

@@ -30,6 +30,8 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
         status = f"Resolved {local_time(ticket.resolved_at, policy)}" if ticket.resolved_at else "Resolved"
     elif not current:
         status = f"Moved to {policy.level_name(ticket.level)}"
+    elif ticket.status == "waiting":
+        status = "Waiting on the customer (SLA clocks paused)"
     elif ticket.status == "acknowledged":
         status = f"Acknowledged by {Mrkdwn(f'<@{ticket.acknowledged_by}>')}"
     else:
@@ -160,3 +162,15 @@ def opened_confirmation(ticket: Ticket, policy: Policy) -> dict:
         channel=policy.level(ticket.level).channel,
         reasons=list(management_reasons(ticket, policy).values()),
     )
+
+
+def wait_modal(ticket: Ticket, context: ActionContext) -> dict:
+    return render("modals/reason.json.j2", callback_id=CallbackId.WAIT_MODAL, metadata=context.encode(),
+                  ticket=ticket, title="Waiting on customer", submit="Pause clocks", label="Reason",
+                  optional=False, placeholder="What we asked the customer for")
+
+
+def resume_modal(ticket: Ticket, context: ActionContext) -> dict:
+    return render("modals/reason.json.j2", callback_id=CallbackId.RESUME_MODAL, metadata=context.encode(),
+                  ticket=ticket, title=f"Resume {ticket.key}", submit="Resume", label="Reason",
+                  optional=True, placeholder="What the customer answered")

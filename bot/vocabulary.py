@@ -37,5 +37,6 @@ TRIGGERS = {
 STATUS_LABELS = {
     "open": "Waiting for acknowledgment",
     "acknowledged": "Acknowledged",
+    "waiting": "Waiting on customer",
     "resolved": "Resolved",
 }

@@ -1,4 +1,4 @@
-"""Buttons on a briefing: Acknowledge, Escalate, Resolve."""
+"""Buttons on a briefing: Acknowledge, Escalate, Waiting on customer / Resume, Resolve."""
 from __future__ import annotations
 
 from bot import messages
@@ -42,3 +42,21 @@ def register(app, runtime: Runtime) -> None:
         ack()
         client.views_open(trigger_id=body["trigger_id"],
                           view=messages.resolve_modal(ticket, ActionContext(ticket_id=ticket.id)))
+
+    @app.action(ActionId.WAIT.value)
+    @friendly
+    def open_wait_modal(ack, body, client, respond, context):
+        _, ticket = ticket_from(context)
+        desk.authorize(ticket, body["user"]["id"], "pause")
+        ack()
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=messages.wait_modal(ticket, ActionContext(ticket_id=ticket.id)))
+
+    @app.action(ActionId.RESUME.value)
+    @friendly
+    def open_resume_modal(ack, body, client, respond, context):
+        _, ticket = ticket_from(context)
+        desk.authorize(ticket, body["user"]["id"], "resume")
+        ack()
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=messages.resume_modal(ticket, ActionContext(ticket_id=ticket.id)))

@@ -1,8 +1,8 @@
-"""Modal submissions: new escalation, escalate, resolve. Bad input → inline errors."""
+"""Modal submissions: new escalation, escalate, wait, resume, resolve. Bad input → inline errors."""
 from __future__ import annotations
 
 from bot import messages
-from bot.forms import parse_escalation, parse_new_ticket, parse_resolution
+from bot.forms import parse_escalation, parse_new_ticket, parse_reason, parse_resolution
 from bot.ids import CallbackId
 from bot.runtime import Runtime
 from handlers.errors import friendly
@@ -35,4 +35,18 @@ def register(app, runtime: Runtime) -> None:
     def submit_resolution(ack, body, client, respond, context):
         resolution = parse_resolution(submitted_values(body["view"]))
         desk.resolve(context["ticket_context"].ticket_id, resolution, body["user"]["id"])
+        ack()
+
+    @app.view(CallbackId.WAIT_MODAL.value)
+    @friendly
+    def submit_wait(ack, body, client, respond, context):
+        reason = parse_reason(submitted_values(body["view"]), required=True)
+        desk.wait_on_customer(context["ticket_context"].ticket_id, body["user"]["id"], reason)
+        ack()
+
+    @app.view(CallbackId.RESUME_MODAL.value)
+    @friendly
+    def submit_resume(ack, body, client, respond, context):
+        reason = parse_reason(submitted_values(body["view"]), required=False)
+        desk.resume(context["ticket_context"].ticket_id, body["user"]["id"], reason)
         ack()

@@ -130,3 +130,23 @@ def test_the_scheduler_sweeps_on_its_own(database_url):
         briefing = running.briefing(key)
         running.wait_thread(briefing, "breached its 4s response target", timeout=10)
         assert len([t for t in running.thread_texts(briefing) if "response SLA warning" in t]) == 1
+
+
+def test_waiting_on_customer_and_resume_from_the_briefing_buttons(sla):
+    key = sla.new_ticket(Severity="P2")
+    briefing = sla.briefing(key)
+    sla.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.WAIT)
+    modal = sla.sim.wait_for(lambda: sla.sim.open_modal(AGENT), message="the wait modal")
+    empty = sla.driver.submit_view(AGENT, modal.id, {"Reason": " "}, enforce_required=False)
+    assert empty.json["response_action"] == "errors" and "reason" in empty.json["errors"]
+    sla.driver.submit_view(AGENT, modal.id, {"Reason": "Asked for the order id"})
+    sla.wait_thread(briefing, "SLA clocks are paused")
+    sla.sim.wait_for(lambda: "Waiting on the customer" in briefing.rendered and "[Resume]" in briefing.rendered,
+                     message="the briefing to offer Resume")
+    sla.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.RESUME)
+    modal = sla.sim.wait_for(lambda: sla.sim.open_modal(AGENT), message="the resume modal")
+    sla.driver.submit_view(AGENT, modal.id, {"Reason": "Order id received"})
+    sla.wait_thread(briefing, "SLA clocks are running again")
+    assert ticket_row(sla).status == "open"
+    sla.driver.command(AGENT, SUPPORT, f"why {key}")
+    assert "waiting on customer (Asked for the order id)" in sla.ephemeral_texts(AGENT, SUPPORT)[-1]
