@@ -1,6 +1,7 @@
 """Engine, sessions and migrations for SQLite (one process) and PostgreSQL (many)."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -50,9 +51,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work that writes: commit on success, roll back on any error."""
-    with sessions.begin() as session:
+    with _sqlite_writer_turn(sessions.kw.get("bind")), sessions.begin() as session:
         session.connection(execution_options={_WRITE_OPTION: True})
         yield session
+
+
+_writer_locks: dict[int, threading.RLock] = {}
+
+
+@contextmanager
+def _sqlite_writer_turn(engine: Engine | None) -> Iterator[None]:
+    """SQLite lets one writer in at a time and makes the others sleep and retry, which
+    is slow and unfair under load; writers of this process queue on a lock instead."""
+    if engine is None or engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _writer_locks.setdefault(id(engine), threading.RLock())
+    with lock:
+        yield
 
 
 def alembic_config(engine_url: str) -> Config:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
 from bot.briefings import TicketMessages
+from bot.capacity import CapacityWatch
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket
@@ -39,6 +40,7 @@ class EscalationDesk:
         self.policy = policy
         self.slack = TicketMessages(policy)
         self.clocks = ClockBook(policy)
+        self.capacity = CapacityWatch(policy)
 
     # --- reading ------------------------------------------------------------
     def find(self, key: str) -> Ticket:
@@ -104,6 +106,7 @@ class EscalationDesk:
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
+            self.capacity.check(session, ticket.level)
             return ticket
 
     # --- acknowledging and working ----------------------------------------------
@@ -245,6 +248,9 @@ class EscalationDesk:
         if to_level in ("management", "executive"):
             told = f"escalated to {self.policy.level_name(to_level)}: {reason}"
             self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": told})
+        session.flush()
+        self.capacity.check(session, from_level)
+        self.capacity.check(session, to_level)
 
     # --- resolving ------------------------------------------------------------
     def resolve(self, ticket_id: int, resolution: str, actor_id: str) -> Ticket:
@@ -261,6 +267,8 @@ class EscalationDesk:
             self.slack.note_text(session, ticket, briefing,
                                  Mrkdwn(f"Resolved by <@{actor_id}>: {escape_mrkdwn(resolution)}"))
             self.slack.refresh_briefing(session, ticket, briefing)
+            session.flush()
+            self.capacity.check(session, ticket.level)
             return ticket
 
     # --- helpers --------------------------------------------------------------

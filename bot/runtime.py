@@ -16,6 +16,7 @@ from bot.delivery import DeliveryOptions, OutboxWorker
 from bot.desk import EscalationDesk
 from bot.events import EventLedger
 from bot.home import HomeTab
+from bot.sla.digest import DailyDigest
 from bot.sla.sweep import SlaSweep
 from bot.sla.why import WhyReport
 from bot.policy import Policy, load_policy
@@ -33,6 +34,7 @@ class Runtime:
     events: EventLedger
     home: HomeTab
     sla: SlaSweep
+    digest: DailyDigest
     why: WhyReport
     worker: OutboxWorker
     app: App | None = None
@@ -72,7 +74,8 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     desk = EscalationDesk(sessions, policy)
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    events=EventLedger(sessions), home=HomeTab(sessions, policy),
-                   sla=SlaSweep(sessions, policy, desk), why=WhyReport(sessions, policy, desk), worker=worker)
+                   sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
+                   why=WhyReport(sessions, policy, desk), worker=worker)
 
 
 def build_app(runtime: Runtime) -> App:

@@ -85,7 +85,8 @@ class BackgroundServer:
 
         import uvicorn
 
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # naming TCP lets asyncio set TCP_NODELAY; without it small answers wait ~40 ms for delayed ACKs
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
         self.port = self._socket.getsockname()[1]

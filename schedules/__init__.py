@@ -4,12 +4,13 @@ from __future__ import annotations
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.runtime import Runtime
-from schedules import housekeeping, sla
+from schedules import digest, housekeeping, sla
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     housekeeping.schedule(scheduler, runtime)
     sla.schedule(scheduler, runtime)
+    digest.schedule(scheduler, runtime)
     scheduler.start()
     return scheduler

@@ -150,3 +150,59 @@ def test_waiting_on_customer_and_resume_from_the_briefing_buttons(sla):
     assert ticket_row(sla).status == "open"
     sla.driver.command(AGENT, SUPPORT, f"why {key}")
     assert "waiting on customer (Asked for the order id)" in sla.ephemeral_texts(AGENT, SUPPORT)[-1]
+
+
+def test_overflow_tells_management_once_per_crossing(database_url):
+    policy = short_policy()
+    data_levels = {k: v for k, v in policy.levels.items()}
+    from dataclasses import replace
+
+    data_levels["tier1"] = replace(policy.levels["tier1"], capacity=2)
+    policy = replace(policy, levels=data_levels)
+    with Harness(database_url, policy=policy) as running:
+        keys = [running.new_ticket(Summary=f"Problem {n}") for n in range(3)]  # the third crosses
+        running.new_ticket(Summary="Problem 4")  # still over: no second notice
+        running.settle()
+        notices = [m.rendered for m in running.sim.messages(CHANNELS["management"]) if "over capacity" in m.rendered]
+        assert len(notices) == 1
+        assert "*Tier 1* is over capacity: *3* open tickets (capacity 2)" in notices[0]
+        assert f"<@{MANAGER}>" in notices[0] and keys[0] in notices[0]
+        for number in (1, 2, 3):  # back under capacity…
+            running.runtime.desk.resolve(number, "fixed", AGENT)
+        running.new_ticket(Summary="Problem 5")
+        running.new_ticket(Summary="Problem 6")  # …and over again: a second crossing, a second notice
+        running.settle()
+        notices = [m.rendered for m in running.sim.messages(CHANNELS["management"]) if "over capacity" in m.rendered]
+        assert len(notices) == 2
+
+
+def test_daily_digest_once_per_level_per_day_on_working_days(database_url):
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    from datetime import datetime
+
+    weekdays = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
+    policy = short_policy(digest_at="08:30")
+    from dataclasses import replace
+    from bot.policy import BusinessHours
+
+    policy = replace(policy, business_hours=BusinessHours(days=tuple(weekdays["days"]), start="09:00", end="17:00"))
+    with Harness(database_url, policy=policy) as running:
+        key = running.new_ticket(Summary="Reports are empty", Severity="P2")
+        running.new_ticket(Summary="Too early to tell", Severity="P3")
+        running.runtime.desk.wait_on_customer(2, AGENT, "screenshots")
+        running.settle()
+        friday_early = datetime(2026, 11, 27, 8, 0, tzinfo=berlin)
+        saturday = datetime(2026, 11, 28, 9, 0, tzinfo=berlin)
+        friday = datetime(2026, 11, 27, 8, 45, tzinfo=berlin)
+        assert running.runtime.digest.send_due(friday_early) == []  # before digest_at
+        assert running.runtime.digest.send_due(saturday) == []  # the level doesn't work on Saturdays
+        sent = running.runtime.digest.send_due(friday)
+        assert set(sent) == set(policy.levels)
+        assert running.runtime.digest.send_due(friday + timedelta(hours=3)) == []  # once a day
+        running.settle()
+        digest = next(m.rendered for m in running.sim.messages(CHANNELS["tier1"]) if "daily digest" in m.rendered)
+        assert "*Open* (2)" in digest and key in digest
+        assert "*Waiting on customer* (1)" in digest and "ESC-2" in digest
+        assert "*Breached* (" in digest and "*Due soon* (" in digest

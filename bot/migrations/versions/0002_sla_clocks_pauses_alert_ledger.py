@@ -76,9 +76,13 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cycle', sa.Integer(), nullable=False, server_default='1'))
 
+    op.create_index('ix_outbox_pending_order', 'outbox', ['order_key', 'id'], unique=False,
+                    postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+
 
 
 def downgrade() -> None:
+    op.drop_index('ix_outbox_pending_order', table_name='outbox')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_column('cycle')
 
