@@ -33,13 +33,22 @@ class TicketMessages:
                            role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
 
     def refresh_briefing(self, session: Session, ticket: Ticket, briefing: SlackMessage | None) -> None:
-        """Re-render a briefing after a change (status, buttons), keeping its link back."""
+        """Owe Slack an update of a briefing after a change (status, buttons). It is
+        rendered when sent, from the ticket as it is then, so a burst of changes
+        costs one update and the request that caused it doesn't wait for a render."""
         if briefing is None:
             return
+        earlier = self._earlier_briefing(session, briefing) if ticket.cycle > 1 else None
+        outbox.update(session, message=briefing, ticket_id=ticket.id, link_to=earlier,
+                      payload={"render": "briefing", "ticket_id": ticket.id, "message_id": briefing.id})
+
+    def render_briefing(self, session: Session, payload: dict) -> dict:
+        """The renderer behind refresh_briefing (see bot.delivery.OutboxWorker)."""
+        ticket = session.get(Ticket, payload["ticket_id"])
+        briefing = session.get(SlackMessage, payload["message_id"])
         came_from = self._arrival_event(session, ticket, briefing)
-        earlier = self._earlier_briefing(session, briefing) if came_from else None
-        payload = messages.briefing(ticket, briefing.level, self.policy, came_from, linked=earlier is not None)
-        outbox.update(session, message=briefing, payload=payload, ticket_id=ticket.id, link_to=earlier)
+        linked = came_from is not None and self._earlier_briefing(session, briefing) is not None
+        return messages.briefing(ticket, briefing.level, self.policy, came_from, linked=linked)
 
     def note(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, payload: dict,
              link_to: SlackMessage | None = None) -> None:

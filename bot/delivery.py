@@ -17,11 +17,13 @@ import functools
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -37,6 +39,7 @@ from bot.slack_errors import FailureKind, SlackFailure, classify
 log = logging.getLogger("escalator.delivery")
 
 METADATA_EVENT = "escalator_outbox"
+ORPHAN_SCAN_INTERVAL = 2.0  # seconds between scans for rows stuck behind a failed post
 
 
 @dataclass
@@ -47,6 +50,11 @@ class DeliveryOptions:
     channel_interval: timedelta = timedelta(seconds=1)  # Slack: ~1 message/second/channel
     max_backoff: float = 30.0
     batch: int = 200
+    wake_debounce: float = 0.02  # seconds to gather a burst of new rows into one claim
+
+
+class _RenderFailed(Exception):
+    """A payload rendered at send time could not be: a bug, not a Slack failure."""
 
 
 @dataclass
@@ -67,11 +75,19 @@ class _Job:
     link_permalink: str | None
 
 
+Renderer = Callable[[Session, dict], dict]
+
+
 class OutboxWorker:
-    def __init__(self, sessions: sessionmaker[Session], client: WebClient, options: DeliveryOptions | None = None):
+    """renderers: payloads recorded as {"render": name, ...} are rendered by
+    renderers[name](session, payload) when sent, from the state at that moment."""
+
+    def __init__(self, sessions: sessionmaker[Session], client: WebClient, options: DeliveryOptions | None = None,
+                 renderers: dict[str, Renderer] | None = None):
         self.sessions = sessions
         self.client = client
         self.options = options or DeliveryOptions()
+        self.renderers = renderers if renderers is not None else {}
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,6 +95,7 @@ class OutboxWorker:
         self._wake = outbox.subscribe()
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
+        self._next_orphan_scan = 0.0
 
     # --- running ----------------------------------------------------------
     def start(self) -> None:
@@ -107,7 +124,9 @@ class OutboxWorker:
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox: delivery round failed; retrying")
                 timeout = self.options.poll_interval
-            self._wake.wait(timeout)
+            if self._wake.wait(timeout):
+                # commits come in bursts: gather them into one claim rather than one each
+                self._stop.wait(self.options.wake_debounce)
 
     def _dispatch(self, limit: int) -> int:
         with self._in_flight_lock:
@@ -189,14 +208,22 @@ class OutboxWorker:
             )
             .order_by(OutboxMessage.id)
             .limit(self.options.batch)
-            .with_for_update(skip_locked=True, of=OutboxMessage)
         )
         if skip_channels:
             due = due.where(OutboxMessage.channel.not_in(skip_channels))
+        scan_orphans = time.monotonic() >= self._next_orphan_scan
+        if not scan_orphans:
+            # look before locking: most wake-ups find only paced channels, and on SQLite
+            # a claim transaction would queue behind (and hold up) every writer
+            with self.sessions() as session:
+                if session.execute(due.limit(1)).first() is None:
+                    return []
         with transaction(self.sessions) as session:
-            self._fail_orphans(session)
+            if scan_orphans:
+                self._next_orphan_scan = time.monotonic() + ORPHAN_SCAN_INTERVAL
+                self._fail_orphans(session)
             chosen: dict[str, int] = {}
-            for row_id, channel in session.execute(due):
+            for row_id, channel in session.execute(due.with_for_update(skip_locked=True, of=OutboxMessage)):
                 if len(chosen) == limit:
                     break
                 chosen.setdefault(channel, row_id)  # one per channel at a time: pacing
@@ -236,11 +263,16 @@ class OutboxWorker:
             if row.status != OutboxStatus.PENDING:  # waits for two failed posts, or failed as a dependant
                 continue
             kind = next((k for k in FailureKind if (failed_error or "").startswith(k.value)), FailureKind.REJECTED)
-            self._fail_permanently(session, row, SlackFailure(kind, f"depends on row {failed_id}"))
+            self._give_up_on_dependant(session, row, failed_id, kind)
 
     # --- sending ---------------------------------------------------------
     def _deliver(self, row_id: int) -> None:
-        job = self._load(row_id)
+        try:
+            job = self._load(row_id)
+        except _RenderFailed as failed:
+            log.exception("outbox: could not render row %s", row_id)
+            self._record_failure(row_id, SlackFailure(FailureKind.REJECTED, str(failed)))
+            return
         if job is None:
             return
         try:
@@ -259,8 +291,14 @@ class OutboxWorker:
             if row is None or row.status != OutboxStatus.PENDING or row.claimed_by != self.worker_id:
                 return None
             link = row.link_message
+            payload = dict(row.payload)
+            if "render" in payload:
+                try:
+                    payload = self.renderers[payload["render"]](session, payload)
+                except Exception as exc:
+                    raise _RenderFailed(f"could not render {payload['render']}: {type(exc).__name__}") from exc
             return _Job(
-                row_id=row.id, method=row.method, channel=row.channel, payload=dict(row.payload),
+                row_id=row.id, method=row.method, channel=row.channel, payload=payload,
                 attempts=row.attempts, created_at=row.created_at,
                 thread_ts=row.thread_message.ts if row.thread_message else None,
                 target_ts=row.message.ts if row.message else None,
@@ -279,6 +317,8 @@ class OutboxWorker:
         payload = job.payload
         if job.link_permalink:
             payload = _replace_in(payload, outbox.LINK_PLACEHOLDER, f"<{job.link_permalink}|")
+        else:  # the linked message never made it to Slack: keep the label as text
+            payload = _strip_links(payload)
         if job.method == "views.publish":
             self.client.views_publish(user_id=job.channel, view=payload["view"])
             return {}
@@ -372,7 +412,19 @@ class OutboxWorker:
             )
         ).all()
         for dependant in dependants:
-            self._fail_permanently(session, dependant, SlackFailure(failure.kind, f"depends on row {row.id}"))
+            self._give_up_on_dependant(session, dependant, row.id, failure.kind)
+
+    def _give_up_on_dependant(self, session: Session, row: OutboxMessage, failed_row_id: int,
+                              kind: FailureKind) -> None:
+        """A reply in a lost thread, or an update of a lost message, can't be sent; a
+        message that only links to a lost one goes out with the link's label as text."""
+        failed = session.get(OutboxMessage, failed_row_id)
+        only_links = (row.link_message_id == failed.message_id and row.thread_message_id != failed.message_id
+                      and not (row.method == "chat.update" and row.message_id == failed.message_id))
+        if only_links:
+            row.link_message_id = None
+            return
+        self._fail_permanently(session, row, SlackFailure(kind, f"depends on row {failed_row_id}"))
 
     @staticmethod
     def _pace(session: Session, channel: str, not_before: datetime) -> None:
@@ -386,6 +438,19 @@ class OutboxWorker:
                 pacing = session.get(ChannelPacing, channel, with_for_update=True, populate_existing=True)
         if pacing.not_before < not_before:
             pacing.not_before = not_before
+
+
+_PLACEHOLDER_LINK = re.compile(re.escape(outbox.LINK_PLACEHOLDER) + r"([^>]*)>")
+
+
+def _strip_links(value):
+    if isinstance(value, str):
+        return _PLACEHOLDER_LINK.sub(r"\1", value)
+    if isinstance(value, list):
+        return [_strip_links(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _strip_links(item) for key, item in value.items()}
+    return value
 
 
 def _replace_in(value, old: str, new: str):

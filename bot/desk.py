@@ -246,6 +246,7 @@ class EscalationDesk:
                                         f"{messages.LINK_OPEN}{ticket.key} briefing in {to_name}>"),
                                  link_to=new_briefing)
         if to_level in ("management", "executive"):
+            session.flush()  # the ping's ledger key names the escalation event
             told = f"escalated to {self.policy.level_name(to_level)}: {reason}"
             self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": told})
         session.flush()
@@ -299,7 +300,6 @@ class EscalationDesk:
     def _event(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
         event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor_id, at=utcnow(), detail={}, **fields)
         session.add(event)
-        session.flush()
         return event
 
     def _ping_management(self, session: Session, ticket: Ticket, briefing: SlackMessage,

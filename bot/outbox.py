@@ -60,28 +60,28 @@ def post(
     With a dedupe_key the message is owed at most once, ever: a second call with
     the same key (here or in another process) records nothing and returns None.
     """
-    with session.begin_nested() as savepoint:
-        message = SlackMessage(ticket_id=ticket_id, level=level, role=role, channel=channel)
-        session.add(message)
-        session.flush()
-        row = OutboxMessage(
-            ticket_id=ticket_id,
-            method="chat.postMessage",
-            channel=channel,
-            order_key=f"thread:{thread.id}" if thread else f"channel:{channel}",
-            message_id=message.id,
-            thread_message_id=thread.id if thread else None,
-            link_message_id=link_to.id if link_to else None,
-            payload=payload,
-            dedupe_key=dedupe_key,
-        )
-        session.add(row)
+    if thread is not None and thread.id is None:
+        session.flush()  # the order key names the thread's root
+    message = SlackMessage(ticket_id=ticket_id, level=level, role=role, channel=channel)
+    row = OutboxMessage(
+        ticket_id=ticket_id,
+        method="chat.postMessage",
+        channel=channel,
+        order_key=f"thread:{thread.id}" if thread else f"channel:{channel}",
+        message=message,
+        thread_message=thread,
+        link_message=link_to,
+        payload=payload,
+        dedupe_key=dedupe_key,
+    )
+    if dedupe_key is None:
+        session.add_all([message, row])
+    else:
         try:
-            session.flush()
+            with session.begin_nested():
+                session.add_all([message, row])
+                session.flush()
         except IntegrityError:
-            if dedupe_key is None:
-                raise
-            savepoint.rollback()
             return None
     _mark_dirty(session)
     return message
@@ -89,15 +89,27 @@ def post(
 
 def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id: int | None = None,
            link_to: SlackMessage | None = None) -> None:
-    """Owe Slack a chat.update of a message we posted (sent after the post itself)."""
+    """Owe Slack a chat.update of a message we posted (sent after the post itself).
+
+    A payload {"render": name, ...} is rendered by the worker when it sends, from the
+    state at that moment; then one pending update of a message stands for all."""
+    if message.id is None:
+        session.flush()
+    if "render" in payload:
+        pending = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.order_key == f"update:{message.id}",
+                                           OutboxMessage.status == OutboxStatus.PENDING,
+                                           OutboxMessage.lease_until.is_(None)))
+        if pending is not None:
+            return
     session.add(
         OutboxMessage(
             ticket_id=ticket_id,
             method="chat.update",
             channel=message.channel,
             order_key=f"update:{message.id}",
-            message_id=message.id,
-            link_message_id=link_to.id if link_to else None,
+            message=message,
+            link_message=link_to,
             payload=payload,
         )
     )

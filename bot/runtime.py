@@ -70,8 +70,9 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     if migrate:
         upgrade(engine)
     sessions = make_session_factory(engine)
-    worker = OutboxWorker(sessions, outbox_client(settings), delivery)
     desk = EscalationDesk(sessions, policy)
+    worker = OutboxWorker(sessions, outbox_client(settings), delivery,
+                          renderers={"briefing": desk.slack.render_briefing})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    events=EventLedger(sessions), home=HomeTab(sessions, policy),
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),

@@ -29,7 +29,8 @@ def test_a_burst_of_home_opens_costs_few_publishes(harness):
         harness.runtime.home.publish(SPECIALIST)
     from bot.delivery import OutboxWorker
 
-    worker = OutboxWorker(harness.runtime.sessions, harness.runtime.worker.client, harness.delivery)
+    worker = OutboxWorker(harness.runtime.sessions, harness.runtime.worker.client, harness.delivery,
+                          harness.runtime.worker.renderers)
     assert worker.drain(timeout=5)
     assert harness.sim.count("views.publish") == 1
     assert harness.sim.home(SPECIALIST) is not None

@@ -104,7 +104,6 @@ class ClockBook:
                          warned=False, breached=False)
         session.add(clock)
         self.recompute(session, ticket, clock)
-        session.flush()
 
     def _stop(self, session: Session, ticket: Ticket, now: datetime, reason: str,
               kinds: tuple[str, ...] | None = None) -> None:
