@@ -8,9 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import alerts, messages, outbox
-from bot.models import SlackMessage, Ticket, TicketEvent
+from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote
 from bot.policy import Policy
 from bot.rendering import Mrkdwn
+
+NOTES_SHOWN = 6  # the latest notes from earlier levels a briefing carries
 
 
 class TicketMessages:
@@ -28,7 +30,8 @@ class TicketMessages:
 
     def post_briefing(self, session: Session, ticket: Ticket, came_from: TicketEvent | None = None,
                       earlier: SlackMessage | None = None) -> SlackMessage:
-        payload = messages.briefing(ticket, ticket.level, self.policy, came_from, linked=earlier is not None)
+        payload = messages.briefing(ticket, ticket.level, self.policy, came_from, linked=earlier is not None,
+                                    notes=self.earlier_notes(session, ticket, ticket.level))
         return outbox.post(session, channel=self.policy.level(ticket.level).channel, payload=payload,
                            role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
 
@@ -48,7 +51,16 @@ class TicketMessages:
         briefing = session.get(SlackMessage, payload["message_id"])
         came_from = self._arrival_event(session, ticket, briefing)
         linked = came_from is not None and self._earlier_briefing(session, briefing) is not None
-        return messages.briefing(ticket, briefing.level, self.policy, came_from, linked=linked)
+        return messages.briefing(ticket, briefing.level, self.policy, came_from, linked=linked,
+                                 notes=self.earlier_notes(session, ticket, briefing.level))
+
+    def earlier_notes(self, session: Session, ticket: Ticket, level: str) -> list[tuple[str, str, str]]:
+        """(level name, author, text) of the latest notes written at other levels."""
+        if ticket.cycle <= 1:
+            return []
+        rows = session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id, TicketNote.level != level)
+                               .order_by(TicketNote.id.desc()).limit(NOTES_SHOWN)).all()
+        return [(self.policy.level_name(n.level), n.author_id, n.text) for n in reversed(rows)]
 
     def note(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, payload: dict,
              link_to: SlackMessage | None = None) -> None:

@@ -19,7 +19,7 @@ from bot.capacity import CapacityWatch
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket
-from bot.models import SlackMessage, Ticket, TicketEvent, TicketPause, TicketStatus, utcnow
+from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
 from bot.routing import management_reasons
@@ -123,10 +123,10 @@ class EscalationDesk:
             self._mark_acknowledged(session, ticket, user_id)
             return ticket
 
-    def reply_in_thread(self, channel: str, thread_ts: str, user_id: str) -> Ticket | None:
-        """A level member's reply in the current briefing's thread acknowledges the
-        ticket, or, once acknowledged, counts as a progress update. Other replies
-        change nothing."""
+    def reply_in_thread(self, channel: str, thread_ts: str, user_id: str, text: str, ts: str) -> Ticket | None:
+        """A person's reply in one of a ticket's briefing threads is kept as a note.
+        In the current level's thread, a member's reply acknowledges the ticket or,
+        once acknowledged, counts as a progress update."""
         with transaction(self.sessions) as session:
             briefing = session.scalars(
                 select(SlackMessage).where(SlackMessage.channel == channel, SlackMessage.ts == thread_ts,
@@ -135,13 +135,26 @@ class EscalationDesk:
             if briefing is None:
                 return None
             ticket = self._lock(session, briefing.ticket_id)
+            if session.scalar(select(TicketNote.id).where(TicketNote.channel == channel, TicketNote.ts == ts)):
+                return ticket  # the same message again
+            session.add(TicketNote(ticket_id=ticket.id, level=briefing.level, author_id=user_id, text=text,
+                                   channel=channel, ts=ts, created_at=utcnow()))
             if not ticket.is_active or ticket.level != briefing.level or not self.may_act(ticket, user_id):
-                return None
+                return ticket
             if ticket.acknowledged_by is None:
                 self._mark_acknowledged(session, ticket, user_id, via="a reply in this thread")
             else:
                 self.clocks.progress_posted(session, ticket, utcnow())
             return ticket
+
+    def note_edited(self, channel: str, ts: str, text: str) -> bool:
+        with transaction(self.sessions) as session:
+            note = session.scalars(select(TicketNote).where(TicketNote.channel == channel,
+                                                            TicketNote.ts == ts)).first()
+            if note is None:
+                return False
+            note.text, note.edited_at = text, utcnow()
+            return True
 
     def _mark_acknowledged(self, session: Session, ticket: Ticket, user_id: str, via: str | None = None) -> None:
         now = utcnow()

@@ -24,7 +24,7 @@ def local_time(moment: datetime, policy: Policy) -> str:
 
 
 def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent | None = None,
-             *, linked: bool = False) -> dict:
+             *, linked: bool = False, notes: list[tuple[str, str, str]] = ()) -> dict:
     current = ticket.level == level
     if not ticket.is_active:
         status = f"Resolved {local_time(ticket.resolved_at, policy)}" if ticket.resolved_at else "Resolved"
@@ -57,6 +57,7 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
             "flags": ", ".join(ticket_flags(ticket)),
         },
         came_from=came,
+        notes=list(notes),
         current=current,
         status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
         actions=ActionId,

@@ -264,3 +264,20 @@ class LevelState(Base):
     level: Mapped[str] = mapped_column(String(20), primary_key=True)
     over_capacity: Mapped[bool] = mapped_column(Boolean, default=False)
     crossings: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketNote(Base):
+    """A person's reply in one of the ticket's briefing threads; edits update it."""
+
+    __tablename__ = "ticket_notes"
+    __table_args__ = (UniqueConstraint("channel", "ts", name="uq_ticket_note_message"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -31,11 +31,16 @@ def register(app, runtime: Runtime) -> None:
     @app.event("message")
     @acked_then_handled
     def thread_reply(event):
+        if event.get("subtype") == "message_changed":
+            edited = event.get("message") or {}
+            if edited.get("user") and not edited.get("bot_id"):
+                desk.note_edited(event["channel"], edited.get("ts", ""), edited.get("text", ""))
+            return
         thread_ts, user = event.get("thread_ts"), event.get("user")
         if (not thread_ts or thread_ts == event.get("ts") or not user or event.get("bot_id")
                 or event.get("subtype") in IGNORED_SUBTYPES):
             return
-        desk.reply_in_thread(event["channel"], thread_ts, user)
+        desk.reply_in_thread(event["channel"], thread_ts, user, event.get("text", ""), event["ts"])
 
     @app.event("app_home_opened")
     @acked_then_handled

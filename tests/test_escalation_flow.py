@@ -192,3 +192,20 @@ def test_status_list_and_help_answer_ephemerally_in_the_channel(harness):
     assert "Open escalations at Tier 1 (1)" in listing and key in listing
     assert key in mine
     assert "/escalate status ESC-12" in help_text
+
+
+def test_thread_notes_are_kept_edited_and_carried_into_the_next_briefing(harness):
+    key = harness.new_ticket(Summary="Webhooks arrive twice")
+    tier1 = harness.briefing(key)
+    harness.driver.thread_reply(AGENT2, CHANNELS["tier1"], tier1.ts, "Customer uses <!channel> retries & v2 API")
+    reply = harness.driver.thread_reply(AGENT, CHANNELS["tier1"], tier1.ts, "Seen on EU cluster only")
+    harness.driver.event({"type": "message", "subtype": "message_changed", "channel": CHANNELS["tier1"],
+                          "message": {"type": "message", "user": AGENT, "text": "Seen on EU and US clusters",
+                                      "ts": reply.ts, "thread_ts": tier1.ts}})
+    harness.driver.command(AGENT, SUPPORT, key)
+    modal = harness.sim.wait_for(lambda: harness.sim.open_modal(AGENT), message="the escalate modal")
+    harness.driver.submit_view(AGENT, modal.id, {"Trigger": "Complexity", "Reason": "Needs a specialist"})
+    tier2 = harness.briefing(key, "tier2")
+    assert "Notes from earlier levels" in tier2.rendered
+    assert f"Tier 1 · <@{AGENT2}>: Customer uses &lt;!channel&gt; retries &amp; v2 API" in tier2.rendered
+    assert "Seen on EU and US clusters" in tier2.rendered and "EU cluster only" not in tier2.rendered

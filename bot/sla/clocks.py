@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.calendar import calendar_for
-from bot.models import ClockKind, SlaClock, Ticket, TicketPause
+from bot.models import ClockKind, SlaClock, Ticket, TicketPause, TicketStatus
 from bot.policy import Policy
 from bot.sla.deadlines import Pause, deadline
 
@@ -61,9 +61,10 @@ class ClockBook:
             clock.target_seconds = int(target.total_seconds())
             self.recompute(session, ticket, clock)
 
-    def recompute(self, session: Session, ticket: Ticket, clock: SlaClock) -> None:
+    def recompute(self, session: Session, ticket: Ticket, clock: SlaClock, *, fresh: bool = False) -> None:
+        """fresh: the clock starts now, so only a pause still open can matter."""
         calendar = calendar_for(self.policy, clock.level)
-        pauses = self.pauses(session, ticket)
+        pauses = [] if fresh and ticket.status != TicketStatus.WAITING else self.pauses(session, ticket)
         target = timedelta(seconds=clock.target_seconds)
         clock.due_at = deadline(calendar, clock.started_at, target, pauses)
         warns = clock.kind != ClockKind.UPDATE
@@ -103,7 +104,7 @@ class ClockBook:
                          started_at=now, target_seconds=int(target.total_seconds()),
                          warned=False, breached=False)
         session.add(clock)
-        self.recompute(session, ticket, clock)
+        self.recompute(session, ticket, clock, fresh=True)
 
     def _stop(self, session: Session, ticket: Ticket, now: datetime, reason: str,
               kinds: tuple[str, ...] | None = None) -> None:

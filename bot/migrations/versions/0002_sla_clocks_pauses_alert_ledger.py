@@ -1,4 +1,4 @@
-"""sla clocks, pauses, alert ledger
+"""sla clocks, pauses, alert ledger, thread notes
 
 Revision ID: 0002
 Revises: 0001
@@ -76,6 +76,23 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cycle', sa.Integer(), nullable=False, server_default='1'))
 
+    op.create_table('ticket_notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('level', sa.String(length=20), nullable=False),
+    sa.Column('author_id', sa.String(length=20), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('ts', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('edited_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('channel', 'ts', name='uq_ticket_note_message')
+    )
+    with op.batch_alter_table('ticket_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ticket_notes_ticket_id'), ['ticket_id'], unique=False)
+
     op.create_index('ix_outbox_pending_order', 'outbox', ['order_key', 'id'], unique=False,
                     postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 
@@ -83,6 +100,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_outbox_pending_order', table_name='outbox')
+    op.drop_table('ticket_notes')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_column('cycle')
 
