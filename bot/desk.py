@@ -18,7 +18,7 @@ from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
-from bot.forms import EscalationRequest, NewTicket
+from bot.forms import EscalationRequest, NewTicket, Resolution
 from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
@@ -267,19 +267,45 @@ class EscalationDesk:
         self.capacity.check(session, to_level)
 
     # --- resolving ------------------------------------------------------------
-    def resolve(self, ticket_id: int, resolution: str, actor_id: str) -> Ticket:
+    def resolve(self, ticket_id: int, resolution: Resolution, actor_id: str) -> Ticket:
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
             self._require_active(ticket, "resolved")
             self.authorize(ticket, actor_id, "resolve")
             now = utcnow()
             self._close_pause(session, ticket, now)
-            ticket.status, ticket.resolution, ticket.resolved_at = TicketStatus.RESOLVED, resolution, now
-            self._event(session, ticket, "resolved", actor_id, from_level=ticket.level, reason=resolution)
+            ticket.status, ticket.resolved_at = TicketStatus.RESOLVED, now
+            ticket.resolution, ticket.root_cause, ticket.kb_gap = resolution.text, resolution.root_cause, resolution.kb_gap
+            ticket.kb_article, ticket.training_need = resolution.kb_article, resolution.training_need
+            ticket.product_link = resolution.product_link
+            self._event(session, ticket, "resolved", actor_id, from_level=ticket.level, reason=resolution.text,
+                        trigger=resolution.root_cause)
             self.clocks.stop_cycle(session, ticket, now, "resolved")
             briefing = self.slack.current_briefing(session, ticket)
+            self.slack.note_text(session, ticket, briefing, Mrkdwn(
+                f"Resolved by <@{actor_id}> ({escape_mrkdwn(resolution.root_cause)}): "
+                f"{escape_mrkdwn(resolution.text)}"))
+            self.slack.refresh_briefing(session, ticket, briefing)
+            session.flush()
+            self.capacity.check(session, ticket.level)
+            return ticket
+
+    def reopen(self, ticket_id: int, actor_id: str) -> Ticket:
+        """Back to work at the level that resolved it: a new cycle, its clocks from now."""
+        with transaction(self.sessions) as session:
+            ticket = self._lock(session, ticket_id)
+            if ticket.is_active:
+                raise Conflict(f"{ticket.key} is already open.")
+            if not (self.may_act(ticket, actor_id) or ticket.requester_id == actor_id):
+                self.authorize(ticket, actor_id, "reopen", requester_may=True)
+            now = utcnow()
+            ticket.status, ticket.resolved_at, ticket.cycle = TicketStatus.OPEN, None, ticket.cycle + 1
+            ticket.acknowledged_by = ticket.acknowledged_at = None
+            self._event(session, ticket, "reopened", actor_id, to_level=ticket.level)
+            self.clocks.start_cycle(session, ticket, now)
+            briefing = self.slack.current_briefing(session, ticket)
             self.slack.note_text(session, ticket, briefing,
-                                 Mrkdwn(f"Resolved by <@{actor_id}>: {escape_mrkdwn(resolution)}"))
+                                 Mrkdwn(f"Reopened by <@{actor_id}>. SLA clocks start again."))
             self.slack.refresh_briefing(session, ticket, briefing)
             session.flush()
             self.capacity.check(session, ticket.level)

@@ -1,6 +1,7 @@
 """Validation of what people type into our modals; errors are keyed by input block."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -13,6 +14,7 @@ MAX_SUMMARY = 20_000  # stored whole; messages cut it to fit Block Kit
 MAX_CUSTOMER = 200
 MAX_LONG_TEXT = 3000
 MAX_REVENUE = Decimal("1e12")
+_URL = re.compile(r"^https?://[^\s<>|]{3,2000}$")
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,39 @@ def parse_escalation(values: dict, policy: Policy, current_level: str) -> Escala
     return EscalationRequest(to_level, trigger, reason)
 
 
-def parse_resolution(values: dict) -> str:
-    resolution = _text(values, BlockId.RESOLUTION)
-    if not resolution:
-        raise InvalidInput({BlockId.RESOLUTION: "Say how it was resolved."})
-    if len(resolution) > MAX_LONG_TEXT:
-        raise InvalidInput({BlockId.RESOLUTION: f"Keep it under {MAX_LONG_TEXT:,} characters."})
-    return resolution
+@dataclass(frozen=True)
+class Resolution:
+    text: str
+    root_cause: str
+    kb_gap: bool
+    kb_article: str | None
+    training_need: str | None
+    product_link: str | None
+
+
+def parse_resolution(values: dict, root_causes: tuple[str, ...]) -> Resolution:
+    errors: dict[str, str] = {}
+    text = _text(values, BlockId.RESOLUTION)
+    if not text:
+        errors[BlockId.RESOLUTION] = "Say how it was resolved."
+    elif len(text) > MAX_LONG_TEXT:
+        errors[BlockId.RESOLUTION] = f"Keep it under {MAX_LONG_TEXT:,} characters."
+    root_cause = _text(values, BlockId.ROOT_CAUSE)
+    if root_cause not in root_causes:
+        errors[BlockId.ROOT_CAUSE] = "Choose the root cause category."
+    links = {}
+    for block in (BlockId.KB_ARTICLE, BlockId.PRODUCT_LINK):
+        link = _text(values, block)
+        if link and not _URL.match(link):
+            errors[block] = "Enter a full link starting with https://"
+        links[block] = link or None
+    training = _text(values, BlockId.TRAINING_NEED)
+    if len(training) > MAX_LONG_TEXT:
+        errors[BlockId.TRAINING_NEED] = f"Keep it under {MAX_LONG_TEXT:,} characters."
+    if errors:
+        raise InvalidInput(errors)
+    return Resolution(text, root_cause, _text(values, BlockId.KB_GAP) == "yes", links[BlockId.KB_ARTICLE],
+                      training or None, links[BlockId.PRODUCT_LINK])
 
 
 def parse_reason(values: dict, *, required: bool) -> str:

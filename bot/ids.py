@@ -8,6 +8,7 @@ class ActionId(StrEnum):
     RESOLVE = "ticket.resolve"
     WAIT = "ticket.wait"
     RESUME = "ticket.resume"
+    REOPEN = "ticket.reopen"
 
 
 class CallbackId(StrEnum):
@@ -35,6 +36,11 @@ class BlockId(StrEnum):
     TRIGGER = "trigger"
     REASON = "reason"
     RESOLUTION = "resolution"
+    ROOT_CAUSE = "root_cause"
+    KB_GAP = "kb_gap"
+    KB_ARTICLE = "kb_article"
+    TRAINING_NEED = "training_need"
+    PRODUCT_LINK = "product_link"
 
 
 INPUT_ACTION = "value"  # every input element uses this action_id inside its block

@@ -108,9 +108,9 @@ def escalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> di
     )
 
 
-def resolve_modal(ticket: Ticket, context: ActionContext) -> dict:
+def resolve_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
     return render("modals/resolve.json.j2", callback_id=CallbackId.RESOLVE_MODAL,
-                  metadata=context.encode(), ticket=ticket)
+                  metadata=context.encode(), ticket=ticket, root_causes=policy.root_causes)
 
 
 def help_reply(policy: Policy, problem: Mrkdwn | None = None) -> dict:

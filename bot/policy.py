@@ -23,6 +23,8 @@ SEVERITIES = ("P1", "P2", "P3", "P4")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+DEFAULT_ROOT_CAUSES = ("Bug", "Configuration", "Documentation", "Infrastructure", "Third party",
+                       "User error", "Feature gap", "Other")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -79,6 +81,7 @@ class Policy:
     severities: dict[str, Severity]
     time_limits: dict[str, timedelta]
     digest_at: str = "09:00"
+    root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
 
     def hours_for(self, level_key: str) -> BusinessHours:
         level = self.levels.get(level_key)
@@ -203,6 +206,12 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
     if not isinstance(digest_at, str) or not _CLOCK.match(digest_at):
         problems.append(f"digest_at: must be a time like \"09:00\", got {digest_at!r}")
 
+    root_causes = data.get("root_causes", list(DEFAULT_ROOT_CAUSES))
+    if (not isinstance(root_causes, list) or not root_causes
+            or not all(isinstance(c, str) and 0 < len(c) <= 60 for c in root_causes)):
+        problems.append("root_causes: must be a list of category names (each up to 60 characters)")
+        root_causes = list(DEFAULT_ROOT_CAUSES)
+
     if problems:
         raise PolicyError(problems, source)
     return Policy(
@@ -215,6 +224,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         severities=severities,
         time_limits=time_limits,
         digest_at=str(digest_at),
+        root_causes=tuple(root_causes),
     )
 
 

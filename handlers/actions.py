@@ -1,4 +1,4 @@
-"""Buttons on a briefing: Acknowledge, Escalate, Waiting on customer / Resume, Resolve."""
+"""Buttons on a briefing: Acknowledge, Escalate, Waiting on customer / Resume, Resolve, Reopen."""
 from __future__ import annotations
 
 from bot import messages
@@ -41,7 +41,7 @@ def register(app, runtime: Runtime) -> None:
         desk.authorize(ticket, body["user"]["id"], "resolve")
         ack()
         client.views_open(trigger_id=body["trigger_id"],
-                          view=messages.resolve_modal(ticket, ActionContext(ticket_id=ticket.id)))
+                          view=messages.resolve_modal(ticket, policy, ActionContext(ticket_id=ticket.id)))
 
     @app.action(ActionId.WAIT.value)
     @friendly
@@ -60,3 +60,9 @@ def register(app, runtime: Runtime) -> None:
         ack()
         client.views_open(trigger_id=body["trigger_id"],
                           view=messages.resume_modal(ticket, ActionContext(ticket_id=ticket.id)))
+
+    @app.action(ActionId.REOPEN.value)
+    @friendly
+    def reopen(ack, body, client, respond, context):
+        desk.reopen(context["ticket_context"].ticket_id, body["user"]["id"])
+        ack()

@@ -33,7 +33,7 @@ def register(app, runtime: Runtime) -> None:
     @app.view(CallbackId.RESOLVE_MODAL.value)
     @friendly
     def submit_resolution(ack, body, client, respond, context):
-        resolution = parse_resolution(submitted_values(body["view"]))
+        resolution = parse_resolution(submitted_values(body["view"]), policy.root_causes)
         desk.resolve(context["ticket_context"].ticket_id, resolution, body["user"]["id"])
         ack()
 

@@ -168,16 +168,30 @@ def test_global_shortcut_opens_the_modal(harness):
     assert modal.title == "New escalation"
 
 
-def test_resolve_from_the_briefing(harness):
+def test_resolve_with_its_review_fields_then_reopen(harness):
     key = harness.new_ticket()
     briefing = harness.briefing(key)
     harness.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.RESOLVE)
     modal = harness.sim.wait_for(lambda: harness.sim.open_modal(AGENT), message="the resolve modal")
     assert modal.title == f"Resolve {key}"
-    harness.driver.submit_view(AGENT, modal.id, {"Resolution": "Rolled back the deploy"})
+    bad = harness.driver.submit_view(AGENT, modal.id, {"Resolution": "Rolled back", "Root cause": "Bug",
+                                                       "Article link": "kb/123"})
+    assert bad.json["response_action"] == "errors" and "kb_article" in bad.json["errors"]
+    harness.driver.submit_view(AGENT, modal.id, {
+        "Resolution": "Rolled back the deploy", "Root cause": "Configuration", "Knowledge-base gap": "Yes",
+        "Article link": "https://kb.example.com/a/42", "Training need": "Reading deploy logs"})
     harness.wait_thread(briefing, "Resolved by")
-    harness.sim.wait_for(lambda: "Resolved" in briefing.rendered and "[Escalate]" not in briefing.rendered,
-                         message="the briefing to show resolved without buttons")
+    harness.sim.wait_for(lambda: "Resolved" in briefing.rendered and "[Reopen]" in briefing.rendered
+                         and "[Escalate]" not in briefing.rendered, message="the resolved briefing")
+    with harness.runtime.sessions() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert (ticket.status, ticket.root_cause, ticket.kb_gap, ticket.kb_article, ticket.training_need) == \
+            ("resolved", "Configuration", True, "https://kb.example.com/a/42", "Reading deploy logs")
+    harness.driver.click(AGENT2, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
+    harness.wait_thread(briefing, f"Reopened by <@{AGENT2}>")
+    harness.sim.wait_for(lambda: "[Acknowledge]" in briefing.rendered, message="the reopened briefing")
+    with harness.runtime.sessions() as session:
+        assert session.scalars(select(Ticket)).one().status == "open"
 
 
 def test_status_list_and_help_answer_ephemerally_in_the_channel(harness):

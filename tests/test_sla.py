@@ -6,6 +6,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bot.forms import Resolution
 from bot.ids import ActionId
 from bot.models import Alert, SlaClock, Ticket, utcnow
 from bot.policy import load_policy, parse_policy
@@ -168,7 +169,7 @@ def test_overflow_tells_management_once_per_crossing(database_url):
         assert "*Tier 1* is over capacity: *3* open tickets (capacity 2)" in notices[0]
         assert f"<@{MANAGER}>" in notices[0] and keys[0] in notices[0]
         for number in (1, 2, 3):  # back under capacity…
-            running.runtime.desk.resolve(number, "fixed", AGENT)
+            running.runtime.desk.resolve(number, Resolution("fixed", "Bug", False, None, None, None), AGENT)
         running.new_ticket(Summary="Problem 5")
         running.new_ticket(Summary="Problem 6")  # …and over again: a second crossing, a second notice
         running.settle()

@@ -75,6 +75,11 @@ def upgrade() -> None:
 
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cycle', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.add_column(sa.Column('root_cause', sa.String(length=60), nullable=True))
+        batch_op.add_column(sa.Column('kb_gap', sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column('kb_article', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('training_need', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('product_link', sa.Text(), nullable=True))
 
     op.create_table('ticket_notes',
     sa.Column('id', sa.Integer(), nullable=False),
