@@ -106,7 +106,7 @@ class TicketMessages:
     def _arrival_event(session: Session, ticket: Ticket, briefing: SlackMessage) -> TicketEvent | None:
         return session.scalars(
             select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "escalated",
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("escalated", "deescalated")),
                    TicketEvent.to_level == briefing.level, TicketEvent.at <= briefing.created_at)
             .order_by(TicketEvent.id.desc())
         ).first()

@@ -220,7 +220,15 @@ class EscalationDesk:
             previous, ticket.severity = ticket.severity, severity
             self._event(session, ticket, "severity_changed", actor_id, reason=f"{previous} → {severity}")
             self.clocks.recompute_all(session, ticket)
-            self.slack.refresh_briefing(session, ticket, self.slack.current_briefing(session, ticket))
+            entry = self.policy.severities[severity].entry
+            if (ticket.level == self.policy.severities[previous].entry
+                    and entry in self.policy.deescalation_targets(ticket.level)):
+                # it came in at the old severity's entry level; the new severity enters lower
+                self.move(session, ticket, entry, "severity_lowered",
+                          f"severity lowered {previous} → {severity}, which enters at {self.policy.level_name(entry)}",
+                          actor_id, kind="deescalated")
+            else:
+                self.slack.refresh_briefing(session, ticket, self.slack.current_briefing(session, ticket))
             return ticket
 
     # --- escalating -----------------------------------------------------------
@@ -236,9 +244,10 @@ class EscalationDesk:
             return ticket
 
     def move(self, session: Session, ticket: Ticket, to_level: str, trigger: str, reason: str,
-             actor_id: str | None, now: datetime | None = None) -> None:
+             actor_id: str | None, now: datetime | None = None, kind: str = "escalated") -> TicketEvent:
         """Hand the ticket to another level (the ticket row is locked by the caller):
-        a new cycle of clocks, a briefing there, a link in the old thread."""
+        a new cycle of clocks, a briefing there, a link in the old thread. kind is
+        "escalated" or "deescalated" (whose note in the old thread offers Undo)."""
         now = now or utcnow()
         old_briefing = self.slack.current_briefing(session, ticket)
         from_level = ticket.level
@@ -246,7 +255,7 @@ class EscalationDesk:
         ticket.level, ticket.cycle = to_level, ticket.cycle + 1
         ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
         ticket.acknowledged_by = ticket.acknowledged_at = None
-        event = self._event(session, ticket, "escalated", actor_id, from_level=from_level, to_level=to_level,
+        event = self._event(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
                             trigger=trigger, reason=reason)
         self.clocks.start_cycle(session, ticket, now)
         new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
@@ -254,10 +263,15 @@ class EscalationDesk:
             self.slack.refresh_briefing(session, ticket, old_briefing)
             to_name = escape_mrkdwn(self.policy.level_name(to_level))
             who = f"<@{actor_id}>" if actor_id else "Escalator"
-            self.slack.note_text(session, ticket, old_briefing,
-                                 Mrkdwn(f"Escalated to {to_name} by {who}: {escape_mrkdwn(reason)}\n"
-                                        f"{messages.LINK_OPEN}{ticket.key} briefing in {to_name}>"),
-                                 link_to=new_briefing)
+            verb = "De-escalated" if kind == "deescalated" else "Escalated"
+            text = Mrkdwn(f"{verb} to {to_name} by {who}: {escape_mrkdwn(reason)}\n"
+                          f"{messages.LINK_OPEN}{ticket.key} briefing in {to_name}>")
+            if kind == "deescalated":
+                session.flush()  # the Undo button names the event
+                payload = messages.deescalation_note(text, ticket, event, self.policy.undo_window)
+            else:
+                payload = messages.thread_note(text)
+            self.slack.note(session, ticket, old_briefing, payload, link_to=new_briefing)
         if to_level in ("management", "executive"):
             session.flush()  # the ping's ledger key names the escalation event
             told = f"escalated to {self.policy.level_name(to_level)}: {reason}"
@@ -265,6 +279,7 @@ class EscalationDesk:
         session.flush()
         self.capacity.check(session, from_level)
         self.capacity.check(session, to_level)
+        return event
 
     # --- resolving ------------------------------------------------------------
     def resolve(self, ticket_id: int, resolution: Resolution, actor_id: str) -> Ticket:

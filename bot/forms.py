@@ -148,3 +148,18 @@ def parse_reason(values: dict, *, required: bool) -> str:
     if len(reason) > MAX_LONG_TEXT:
         raise InvalidInput({BlockId.REASON: f"Keep it under {MAX_LONG_TEXT:,} characters."})
     return reason
+
+
+def parse_deescalation(values: dict, policy: Policy, current_level: str) -> tuple[str, str]:
+    errors: dict[str, str] = {}
+    to_level = _text(values, BlockId.LEVEL)
+    if to_level not in policy.deescalation_targets(current_level):
+        errors[BlockId.LEVEL] = f"Choose a level below {policy.level_name(current_level)}."
+    try:
+        reason = parse_reason(values, required=True)
+    except InvalidInput as invalid:
+        errors.update(invalid.errors)
+        reason = ""
+    if errors:
+        raise InvalidInput(errors)
+    return to_level, reason

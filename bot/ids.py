@@ -9,6 +9,9 @@ class ActionId(StrEnum):
     WAIT = "ticket.wait"
     RESUME = "ticket.resume"
     REOPEN = "ticket.reopen"
+    DEESCALATE = "ticket.deescalate"
+    MITIGATED = "ticket.mitigated"
+    UNDO = "ticket.undo"
 
 
 class CallbackId(StrEnum):
@@ -17,6 +20,7 @@ class CallbackId(StrEnum):
     RESOLVE_MODAL = "ticket.resolve"
     WAIT_MODAL = "ticket.wait"
     RESUME_MODAL = "ticket.resume"
+    DEESCALATE_MODAL = "ticket.deescalate"
     MESSAGE_SHORTCUT = "escalate_message"
     GLOBAL_SHORTCUT = "new_escalation"
 

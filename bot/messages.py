@@ -1,16 +1,17 @@
 """Every message and view the bot sends, rendered from templates/."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.context import ActionContext
+from bot.durations import format_duration
 from bot.ids import ActionId, CallbackId
 from bot.models import Ticket, TicketEvent
 from bot.outbox import LINK_PLACEHOLDER
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn, render
 from bot.routing import management_reasons
-from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS, TRIGGERS
+from bot.vocabulary import AUTOMATIC_TRIGGERS, COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS, TRIGGERS
 
 LINK_OPEN = Mrkdwn(LINK_PLACEHOLDER)  # followed by a label and ">" in templates
 
@@ -21,6 +22,10 @@ def ticket_flags(ticket: Ticket) -> list[str]:
 
 def local_time(moment: datetime, policy: Policy) -> str:
     return moment.astimezone(policy.timezone).strftime("%a %d %b %H:%M %Z")
+
+
+def trigger_label(trigger: str | None) -> str:
+    return TRIGGERS.get(trigger or "") or AUTOMATIC_TRIGGERS.get(trigger or "") or (trigger or "")
 
 
 def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent | None = None,
@@ -39,9 +44,10 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
     came = None
     if came_from is not None:
         came = {
+            "verb": "De-escalated" if came_from.kind == "deescalated" else "Escalated",
             "from_name": policy.level_name(came_from.from_level or ""),
             "actor_id": came_from.actor_id,
-            "trigger_label": TRIGGERS.get(came_from.trigger or "", came_from.trigger or ""),
+            "trigger_label": trigger_label(came_from.trigger),
             "reason": came_from.reason or "",
             "has_link": linked,
             "link": LINK_OPEN,
@@ -61,6 +67,8 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
         current=current,
         status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
         actions=ActionId,
+        can_deescalate=bool(policy.deescalation_targets(level)),
+        can_mitigate=level == "tier3" and policy.mitigated_to in policy.deescalation_targets(level),
         context=ActionContext(ticket_id=ticket.id, level=level).encode(),
     )
 
@@ -144,11 +152,15 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
     reason = f": {escape_mrkdwn(event.reason)}" if event.reason else ""
     to_name = escape_mrkdwn(policy.level_name(event.to_level or ""))
     from_name = escape_mrkdwn(policy.level_name(event.from_level or ""))
-    trigger = TRIGGERS.get(event.trigger or "", event.trigger or "")
+    trigger = trigger_label(event.trigger)
     text = {
         "opened": f"opened by {who}, routed to {to_name}",
         "acknowledged": f"acknowledged at {from_name} by {who}",
         "escalated": f"escalated {from_name} → {to_name} by {who} ({trigger}){reason}",
+        "deescalated": f"de-escalated {from_name} → {to_name} by {who}{reason}",
+        "reopened": f"reopened at {to_name} by {who}",
+        "paused": f"waiting on customer ({who}){reason}",
+        "resumed": f"resumed by {who}{reason}",
         "resolved": f"resolved by {who}{reason}",
         "management_pinged": f"management told{reason}",
     }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
@@ -175,3 +187,16 @@ def resume_modal(ticket: Ticket, context: ActionContext) -> dict:
     return render("modals/reason.json.j2", callback_id=CallbackId.RESUME_MODAL, metadata=context.encode(),
                   ticket=ticket, title=f"Resume {ticket.key}", submit="Resume", label="Reason",
                   optional=True, placeholder="What the customer answered")
+
+
+def deescalation_note(text: Mrkdwn, ticket: Ticket, event: TicketEvent, window: timedelta) -> dict:
+    return render("deescalation_note.json.j2", text=text, undo_action=ActionId.UNDO,
+                  context=ActionContext(ticket_id=ticket.id, event_id=event.id).encode(),
+                  window=format_duration(window))
+
+
+def deescalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
+    targets = [(key, policy.level_name(key)) for key in policy.deescalation_targets(ticket.level)]
+    return render("modals/deescalate.json.j2", callback_id=CallbackId.DEESCALATE_MODAL,
+                  metadata=context.encode(), ticket=ticket, level_name=policy.level_name(ticket.level),
+                  targets=targets)

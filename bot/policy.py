@@ -82,6 +82,8 @@ class Policy:
     time_limits: dict[str, timedelta]
     digest_at: str = "09:00"
     root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
+    undo_window: timedelta = timedelta(minutes=15)  # how long a de-escalation can be undone
+    mitigated_to: str = "tier1"  # where engineering hands a mitigated ticket for the customer follow-up
 
     def hours_for(self, level_key: str) -> BusinessHours:
         level = self.levels.get(level_key)
@@ -117,6 +119,12 @@ class Policy:
         if level_key not in LADDER:
             return []
         return list(LADDER[LADDER.index(level_key) + 1 :])
+
+    def deescalation_targets(self, level_key: str) -> list[str]:
+        """Rungs below the current one, nearest first."""
+        if level_key not in LADDER:
+            return []
+        return list(reversed(LADDER[: LADDER.index(level_key)]))
 
     def levels_of(self, user_id: str) -> list[str]:
         return [key for key, level in self.levels.items() if user_id in level.members]
@@ -206,6 +214,10 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
     if not isinstance(digest_at, str) or not _CLOCK.match(digest_at):
         problems.append(f"digest_at: must be a time like \"09:00\", got {digest_at!r}")
 
+    undo_window = duration("undo_window", data.get("undo_window", "15m"))
+    mitigated_to = data.get("mitigated_to", "tier1")
+    if levels and mitigated_to not in levels:
+        problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
     root_causes = data.get("root_causes", list(DEFAULT_ROOT_CAUSES))
     if (not isinstance(root_causes, list) or not root_causes
             or not all(isinstance(c, str) and 0 < len(c) <= 60 for c in root_causes)):
@@ -225,6 +237,8 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         time_limits=time_limits,
         digest_at=str(digest_at),
         root_causes=tuple(root_causes),
+        undo_window=undo_window,
+        mitigated_to=str(mitigated_to),
     )
 
 

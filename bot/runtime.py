@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.delivery import DeliveryOptions, OutboxWorker
+from bot.deescalation import Deescalation
 from bot.desk import EscalationDesk
 from bot.events import EventLedger
 from bot.home import HomeTab
@@ -31,6 +32,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     desk: EscalationDesk
+    deescalation: Deescalation
     events: EventLedger
     home: HomeTab
     sla: SlaSweep
@@ -74,6 +76,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     worker = OutboxWorker(sessions, outbox_client(settings), delivery,
                           renderers={"briefing": desk.slack.render_briefing})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
+                   deescalation=Deescalation(desk),
                    events=EventLedger(sessions), home=HomeTab(sessions, policy),
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker)

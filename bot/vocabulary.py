@@ -34,6 +34,14 @@ TRIGGERS = {
     "business_risk": "Business risk",
 }
 
+# Triggers the bot records for moves it makes itself (not offered in the modal).
+AUTOMATIC_TRIGGERS = {
+    "de-escalation": "De-escalation",
+    "mitigated": "Mitigated",
+    "undo": "Undo",
+    "severity_lowered": "Severity lowered",
+}
+
 STATUS_LABELS = {
     "open": "Waiting for acknowledgment",
     "acknowledged": "Acknowledged",

@@ -1,4 +1,5 @@
-"""Buttons on a briefing: Acknowledge, Escalate, Waiting on customer / Resume, Resolve, Reopen."""
+"""Buttons on a briefing (Acknowledge, Escalate, De-escalate, Mitigated, Waiting on customer /
+Resume, Resolve, Reopen) and Undo on a de-escalation's note."""
 from __future__ import annotations
 
 from bot import messages
@@ -65,4 +66,26 @@ def register(app, runtime: Runtime) -> None:
     @friendly
     def reopen(ack, body, client, respond, context):
         desk.reopen(context["ticket_context"].ticket_id, body["user"]["id"])
+        ack()
+
+    @app.action(ActionId.DEESCALATE.value)
+    @friendly
+    def open_deescalate_modal(ack, body, client, respond, context):
+        _, ticket = ticket_from(context)
+        desk.authorize(ticket, body["user"]["id"], "de-escalate")
+        ack()
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=messages.deescalate_modal(ticket, policy, ActionContext(ticket_id=ticket.id)))
+
+    @app.action(ActionId.MITIGATED.value)
+    @friendly
+    def mitigated(ack, body, client, respond, context):
+        runtime.deescalation.mitigated(context["ticket_context"].ticket_id, body["user"]["id"])
+        ack()
+
+    @app.action(ActionId.UNDO.value)
+    @friendly
+    def undo(ack, body, client, respond, context):
+        ticket_context = context["ticket_context"]
+        runtime.deescalation.undo(ticket_context.ticket_id, ticket_context.event_id, body["user"]["id"])
         ack()

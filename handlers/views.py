@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bot import messages
-from bot.forms import parse_escalation, parse_new_ticket, parse_reason, parse_resolution
+from bot.forms import parse_deescalation, parse_escalation, parse_new_ticket, parse_reason, parse_resolution
 from bot.ids import CallbackId
 from bot.runtime import Runtime
 from handlers.errors import friendly
@@ -49,4 +49,12 @@ def register(app, runtime: Runtime) -> None:
     def submit_resume(ack, body, client, respond, context):
         reason = parse_reason(submitted_values(body["view"]), required=False)
         desk.resume(context["ticket_context"].ticket_id, body["user"]["id"], reason)
+        ack()
+
+    @app.view(CallbackId.DEESCALATE_MODAL.value)
+    @friendly
+    def submit_deescalation(ack, body, client, respond, context):
+        ticket = desk.find(f"ESC-{context['ticket_context'].ticket_id}")
+        to_level, reason = parse_deescalation(submitted_values(body["view"]), policy, ticket.level)
+        runtime.deescalation.deescalate(ticket.id, to_level, reason, body["user"]["id"])
         ack()
