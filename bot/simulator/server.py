@@ -31,6 +31,12 @@ JSON_PARAMS = ("blocks", "attachments", "metadata", "view")  # JSON strings insi
 RESPONSE_URL_USES = 5  # Slack accepts 5 posts per response_url
 
 
+class _Server(ThreadingHTTPServer):
+    # the default backlog of 5 drops connections when many senders connect at once
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FakeSlack(WebApiMethods, Queries):
     def __init__(self, token: str = "xoxb-test", bot_user_id: str = "UBOT",
                  team_id: str = "T0TEST", *, bot_id: str = "B0BOT", trigger_ttl: float = 3.0):
@@ -55,7 +61,7 @@ class FakeSlack(WebApiMethods, Queries):
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> "FakeSlack":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         # Short poll interval: stop() (shutdown) waits up to one interval.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),

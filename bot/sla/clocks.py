@@ -61,10 +61,13 @@ class ClockBook:
             clock.target_seconds = int(target.total_seconds())
             self.recompute(session, ticket, clock)
 
-    def recompute(self, session: Session, ticket: Ticket, clock: SlaClock, *, fresh: bool = False) -> None:
-        """fresh: the clock starts now, so only a pause still open can matter."""
+    def recompute(self, session: Session, ticket: Ticket, clock: SlaClock, *, fresh: bool = False,
+                  pauses: list[Pause] | None = None) -> None:
+        """fresh: the clock starts now, so only a pause still open can matter;
+        pauses: the ticket's pauses when the caller has them already."""
         calendar = calendar_for(self.policy, clock.level)
-        pauses = [] if fresh and ticket.status != TicketStatus.WAITING else self.pauses(session, ticket)
+        if pauses is None:
+            pauses = [] if fresh and ticket.status != TicketStatus.WAITING else self.pauses(session, ticket)
         target = timedelta(seconds=clock.target_seconds)
         clock.due_at = deadline(calendar, clock.started_at, target, pauses)
         warns = clock.kind != ClockKind.UPDATE

@@ -21,9 +21,10 @@ from bot import alerts, messages, outbox
 from bot.db import transaction
 from bot.desk import EscalationDesk
 from bot.durations import format_duration
-from bot.models import ClockKind, SlaClock, Ticket, TicketStatus, utcnow
+from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import render
+from bot.sla.deadlines import Pause
 from bot.sla.explain import CLOCK_NAMES, ClockExplainer
 
 log = logging.getLogger("escalator.sla")
@@ -61,47 +62,61 @@ class SlaSweep:
             tickets = session.scalars(
                 select(Ticket).where(Ticket.id.in_(due_tickets)).order_by(Ticket.id)
                 .with_for_update(skip_locked=True)).all()
+            if not tickets:
+                return 0
+            batch = _Batch.load(session, [ticket.id for ticket in tickets], now)
+            notices = []
             for ticket in tickets:
-                clocks = session.scalars(
-                    select(SlaClock).where(SlaClock.ticket_id == ticket.id, SlaClock.next_check_at <= now)
-                    .order_by(SlaClock.id)).all()
-                for clock in clocks:
-                    self._evaluate(session, ticket, clock, now, result)
+                for clock in batch.clocks.get(ticket.id, []):
+                    notice = self._decide(session, ticket, clock, now, batch)
                     result.clocks += 1
+                    if notice is not None:
+                        notices.append(notice)
+            # one statement claims every ledger key of the batch; only the winners are sent
+            won = alerts.claim_many(session, [notice.claim for notice in notices])
+            with session.no_autoflush:
+                for notice in notices:
+                    if notice.key in won:
+                        self._send(session, notice, now, result, batch)
             return len(tickets)
 
-    def _evaluate(self, session: Session, ticket: Ticket, clock: SlaClock, now: datetime,
-                  result: SweepResult) -> None:
+    def _decide(self, session: Session, ticket: Ticket, clock: SlaClock, now: datetime,
+                batch: _Batch) -> _Notice | None:
+        """Which notice a due clock owes now, if any; moves the clock to its next check."""
+        notice = None
         if clock.stopped_at is not None or clock.cycle != ticket.cycle or not ticket.is_active:
             clock.next_check_at = None  # a stale clock: the ticket moved on
-            return
+            return None
         if clock.kind == ClockKind.UPDATE:
-            self._remind(session, ticket, clock, now, result)
+            if ticket.status != TicketStatus.WAITING and clock.due_at is not None and now >= clock.due_at:
+                notice = _Notice(ticket, clock, "update_reminder", clock.due_at.isoformat(timespec="seconds"))
+                # the next reminder comes one cadence after this one, not after each missed one
+                clock.started_at = max(clock.due_at, now)
+                self.desk.clocks.recompute(session, ticket, clock, pauses=batch.pauses.get(ticket.id, []))
         elif clock.due_at is not None and now >= clock.due_at and not clock.breached:
             clock.breached = clock.warned = True  # a late sweep sends the breach, not a stale warning too
-            self._breach(session, ticket, clock, now, result)
+            notice = _Notice(ticket, clock, "breach", clock.kind)
         elif clock.warn_at is not None and now >= clock.warn_at and not clock.warned:
             clock.warned = True
-            self._warn(session, ticket, clock, now, result)
+            notice = _Notice(ticket, clock, "warning", f"{clock.kind}:{self.policy.warn_at}")
         clock.next_check_at = self.desk.clocks.next_check(clock)
+        return notice
 
     # --- the notices ------------------------------------------------------------
-    def _warn(self, session, ticket, clock, now, result) -> None:
-        if alerts.record_once(session, kind="warning", ticket_id=ticket.id, level=clock.level,
-                              threshold=f"{clock.kind}:{self.policy.warn_at}", cycle=clock.cycle):
-            self._thread_alert(session, ticket, clock, now, "warning")
+    def _send(self, session: Session, notice: _Notice, now: datetime, result: SweepResult, batch: _Batch) -> None:
+        ticket, clock = notice.ticket, notice.clock
+        if notice.kind == "update_reminder":
+            self._remind(session, ticket, clock, result, batch)
+        elif notice.kind == "warning":
+            self._thread_alert(session, ticket, clock, now, "warning", batch)
             result.warnings += 1
-
-    def _breach(self, session, ticket, clock, now, result) -> None:
-        if not alerts.record_once(session, kind="breach", ticket_id=ticket.id, level=clock.level,
-                                  threshold=clock.kind, cycle=clock.cycle):
-            return
-        result.breaches += 1
-        self._thread_alert(session, ticket, clock, now, "breached")
-        if clock.kind == ClockKind.TIME_LIMIT:
-            self._escalate_on_time_limit(session, ticket, clock, now, result)
-        elif ticket.severity in ("P1", "P2") or ticket.vip:
-            self._management_alert(session, ticket, clock, now)
+        else:
+            result.breaches += 1
+            self._thread_alert(session, ticket, clock, now, "breached", batch)
+            if clock.kind == ClockKind.TIME_LIMIT:
+                self._escalate_on_time_limit(session, ticket, clock, now, result)
+            elif ticket.severity in ("P1", "P2") or ticket.vip:
+                self._management_alert(session, ticket, clock, now, batch)
 
     def _escalate_on_time_limit(self, session, ticket, clock, now, result) -> None:
         target = self.policy.next_level(clock.level)
@@ -113,21 +128,13 @@ class SlaSweep:
         result.escalations += 1
         log.info("%s escalated automatically to %s: %s", ticket.key, target, reason)
 
-    def _remind(self, session, ticket, clock, now, result) -> None:
-        if ticket.status == TicketStatus.WAITING or clock.due_at is None or now < clock.due_at:
-            return
-        if alerts.record_once(session, kind="update_reminder", ticket_id=ticket.id, level=clock.level,
-                              threshold=clock.due_at.isoformat(timespec="seconds"), cycle=clock.cycle):
-            briefing = self.desk.slack.current_briefing(session, ticket)
-            level = self.policy.levels.get(ticket.level)
-            mentions = [ticket.acknowledged_by] if ticket.acknowledged_by else list(level.members if level else ())
-            payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions,
-                             every=format_duration(timedelta(seconds=clock.target_seconds)))
-            self.desk.slack.note(session, ticket, briefing, payload)
-            result.reminders += 1
-        # the next reminder comes one cadence after this one, not after each missed one
-        clock.started_at = max(clock.due_at, now)
-        self.desk.clocks.recompute(session, ticket, clock)
+    def _remind(self, session, ticket, clock, result, batch) -> None:
+        level = self.policy.levels.get(ticket.level)
+        mentions = [ticket.acknowledged_by] if ticket.acknowledged_by else list(level.members if level else ())
+        payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions,
+                         every=format_duration(timedelta(seconds=clock.target_seconds)))
+        self.desk.slack.note(session, ticket, batch.briefing(ticket), payload)
+        result.reminders += 1
 
     def _escalates_to(self, ticket: Ticket, clock: SlaClock) -> str | None:
         if clock.kind != ClockKind.TIME_LIMIT or ticket.severity == "P4":
@@ -135,23 +142,23 @@ class SlaSweep:
         target = self.policy.next_level(clock.level)
         return self.policy.level_name(target) if target else None
 
-    def _thread_alert(self, session, ticket, clock, now, alert: str) -> None:
-        briefing = self.desk.slack.current_briefing(session, ticket)
-        self.desk.slack.note(session, ticket, briefing, self._alert_payload(session, ticket, clock, now, alert))
+    def _thread_alert(self, session, ticket, clock, now, alert: str, batch) -> None:
+        payload = self._alert_payload(ticket, clock, now, alert, batch)
+        self.desk.slack.note(session, ticket, batch.briefing(ticket), payload)
 
-    def _management_alert(self, session, ticket, clock, now) -> None:
-        briefing = self.desk.slack.current_briefing(session, ticket)
+    def _management_alert(self, session, ticket, clock, now, batch) -> None:
+        briefing = batch.briefing(ticket)
         management = self.policy.level("management")
         if briefing is not None and briefing.channel == management.channel:
             return  # the thread alert is already in management's channel
-        payload = self._alert_payload(session, ticket, clock, now, "breached", managers=True,
+        payload = self._alert_payload(ticket, clock, now, "breached", batch, managers=True,
                                       linked=briefing is not None)
         outbox.post(session, channel=management.channel, payload=payload, role="alert", ticket_id=ticket.id,
                     level="management", link_to=briefing)
 
-    def _alert_payload(self, session, ticket, clock, now, alert: str, managers: bool = False,
+    def _alert_payload(self, ticket, clock, now, alert: str, batch, managers: bool = False,
                        linked: bool = False) -> dict:
-        story = self.explainer.story(ticket, clock, self.desk.clocks.pauses(session, ticket), now)
+        story = self.explainer.story(ticket, clock, batch.pauses.get(ticket.id, []), now)
         return render(
             "sla_alert.json.j2", ticket=ticket, alert=alert, clock_name=CLOCK_NAMES[clock.kind],
             level_name=self.policy.level_name(clock.level), used=story.used,
@@ -161,3 +168,49 @@ class SlaSweep:
             mentions=list(self.policy.managers) if managers else [],
             briefing_link=messages.LINK_OPEN if linked else None,
         )
+
+
+@dataclass
+class _Notice:
+    ticket: Ticket
+    clock: SlaClock
+    kind: str  # warning | breach | update_reminder
+    threshold: str
+
+    @property
+    def claim(self) -> dict:
+        return dict(kind=self.kind, ticket_id=self.ticket.id, level=self.clock.level, threshold=self.threshold,
+                    cycle=self.clock.cycle)
+
+    @property
+    def key(self) -> str:
+        return alerts.alert_key(self.ticket.id, self.kind, self.clock.level, self.threshold, self.clock.cycle)
+
+
+@dataclass
+class _Batch:
+    """What a batch of due tickets needs, read with one query per kind instead of per ticket."""
+
+    clocks: dict[int, list[SlaClock]]
+    briefings: dict[tuple[int, str], SlackMessage]
+    pauses: dict[int, list[Pause]]
+
+    @classmethod
+    def load(cls, session: Session, ticket_ids: list[int], now: datetime) -> _Batch:
+        clocks: dict[int, list[SlaClock]] = {}
+        for clock in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_(ticket_ids),
+                                                            SlaClock.next_check_at <= now).order_by(SlaClock.id)):
+            clocks.setdefault(clock.ticket_id, []).append(clock)
+        briefings: dict[tuple[int, str], SlackMessage] = {}
+        for message in session.scalars(select(SlackMessage).where(SlackMessage.ticket_id.in_(ticket_ids),
+                                                                  SlackMessage.role == "briefing")
+                                       .order_by(SlackMessage.id)):
+            briefings[(message.ticket_id, message.level)] = message  # the latest per level wins
+        pauses: dict[int, list[Pause]] = {}
+        for pause in session.scalars(select(TicketPause).where(TicketPause.ticket_id.in_(ticket_ids))
+                                     .order_by(TicketPause.started_at)):
+            pauses.setdefault(pause.ticket_id, []).append(Pause(pause.started_at, pause.ended_at, pause.reason))
+        return cls(clocks, briefings, pauses)
+
+    def briefing(self, ticket: Ticket) -> SlackMessage | None:
+        return self.briefings.get((ticket.id, ticket.level))
