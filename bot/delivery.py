@@ -50,7 +50,7 @@ class DeliveryOptions:
     channel_interval: timedelta = timedelta(seconds=1)  # Slack: ~1 message/second/channel
     max_backoff: float = 30.0
     batch: int = 200
-    wake_debounce: float = 0.02  # seconds to gather a burst of new rows into one claim
+    wake_debounce: float = 0.1  # seconds to gather a burst of new rows into one claim
 
 
 class _RenderFailed(Exception):
@@ -96,6 +96,7 @@ class OutboxWorker:
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
         self._next_orphan_scan = 0.0
+        self._slot_freed = False
 
     # --- running ----------------------------------------------------------
     def start(self) -> None:
@@ -115,6 +116,7 @@ class OutboxWorker:
         each finishes, so a slow or failing channel never holds up the others."""
         while not self._stop.is_set():
             self._wake.clear()
+            self._slot_freed = False
             try:
                 free = self.options.concurrency - len(self._in_flight)
                 claimed = self._dispatch(free) if free > 0 else 0
@@ -124,8 +126,8 @@ class OutboxWorker:
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox: delivery round failed; retrying")
                 timeout = self.options.poll_interval
-            if self._wake.wait(timeout):
-                # commits come in bursts: gather them into one claim rather than one each
+            if self._wake.wait(timeout) and not self._slot_freed:
+                # woken by new rows: commits come in bursts, gather them into one claim
                 self._stop.wait(self.options.wake_debounce)
 
     def _dispatch(self, limit: int) -> int:
@@ -142,6 +144,7 @@ class OutboxWorker:
     def _finished(self, channel: str) -> None:
         with self._in_flight_lock:
             self._in_flight.discard(channel)
+        self._slot_freed = True
         self._wake.set()
 
     def _seconds_until_next_due(self) -> float:

@@ -158,15 +158,17 @@ class EscalationDesk:
 
     def _mark_acknowledged(self, session: Session, ticket: Ticket, user_id: str, via: str | None = None) -> None:
         now = utcnow()
-        ticket.acknowledged_by, ticket.acknowledged_at = user_id, now
-        if ticket.status == TicketStatus.OPEN:
-            ticket.status = TicketStatus.ACKNOWLEDGED
-        self._event(session, ticket, "acknowledged", user_id, from_level=ticket.level)
-        self.clocks.acknowledged(session, ticket, now)
-        briefing = self.slack.current_briefing(session, ticket)
-        suffix = f" ({via})" if via else ""
-        self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
-        self.slack.refresh_briefing(session, ticket, briefing)
+        # the busiest write there is: its queries read nothing it writes, so one flush at commit does
+        with session.no_autoflush:
+            briefing = self.slack.current_briefing(session, ticket)
+            ticket.acknowledged_by, ticket.acknowledged_at = user_id, now
+            if ticket.status == TicketStatus.OPEN:
+                ticket.status = TicketStatus.ACKNOWLEDGED
+            self._event(session, ticket, "acknowledged", user_id, from_level=ticket.level)
+            self.clocks.acknowledged(session, ticket, now)
+            suffix = f" ({via})" if via else ""
+            self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
+            self.slack.refresh_briefing(session, ticket, briefing)
 
     def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str) -> Ticket:
         """Pause the SLA clocks until the customer answers; the paused time is kept."""
