@@ -40,14 +40,13 @@ import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
+from scratch_db import ScratchDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -485,44 +484,6 @@ def run_scenario(name: str, url: str, warmup: list[Prepared], measured: list[Pre
 # =====================================================================================
 
 
-class Database:
-    """A temp SQLite file by default; for PostgreSQL a fresh schema, dropped afterwards."""
-
-    def __init__(self, url: str | None):
-        self._tmp = None
-        self._admin = None
-        self.schema = None
-        if not url:
-            self._tmp = tempfile.TemporaryDirectory(prefix="escalator-bench-")
-            self.url, self.label = f"sqlite:///{Path(self._tmp.name) / 'bench.db'}", "SQLite (temp file)"
-            return
-        if url.startswith(("postgresql://", "postgres://")):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        if url.startswith("postgresql"):
-            from sqlalchemy import create_engine, text
-            from sqlalchemy.engine import make_url
-
-            self.schema = f"bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-            self._admin = create_engine(url)
-            with self._admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            self.url = make_url(url).update_query_dict({"options": f"-csearch_path={self.schema}"}).render_as_string(
-                hide_password=False)
-            self.label = f"PostgreSQL (schema {self.schema}, dropped afterwards)"
-        else:
-            self.url, self.label = url, url
-
-    def close(self) -> None:
-        if self._admin is not None:
-            from sqlalchemy import text
-
-            with self._admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            self._admin.dispose()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-
 # =====================================================================================
 # main
 # =====================================================================================
@@ -550,7 +511,7 @@ def parse_args(argv=None):
     return args
 
 
-def print_report(results: list[Result], args, database: Database, setup_note: str) -> bool:
+def print_report(results: list[Result], args, database: ScratchDatabase, setup_note: str) -> bool:
     print()
     print(f"Acknowledgement latency, {args.concurrency} concurrent senders, keep-alive, 127.0.0.1; "
           f"database: {database.label}")
@@ -594,7 +555,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     _quiet_logging()
     started = time.monotonic()
-    database = Database(args.database_url)
+    database = ScratchDatabase(args.database_url)
     children: list[Child] = []
     results: list[Result] = []
     setup_note = ""

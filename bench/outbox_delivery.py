@@ -28,14 +28,11 @@ import multiprocessing
 import os
 import re
 import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot import outbox
@@ -45,44 +42,12 @@ from bot.delivery import DeliveryOptions
 from bot.models import OutboxMessage, OutboxStatus
 from bot.runtime import build_runtime
 from bot.simulator import FakeSlack
+from scratch_db import ScratchDatabase
 
 TOKEN = "xoxb-bench-token"
 GOAL_RATIO = 1.2
 RATE = 1.0  # posts per second per channel, as Slack
 _TEXT = re.compile(r"^bench (C\w+) #(\d+)$")
-
-
-class Database:
-    """A temp SQLite file by default; for PostgreSQL a fresh schema, dropped at close()."""
-
-    def __init__(self, url: str | None):
-        self._tmp = None
-        self._admin = None
-        self.schema = None
-        if not url:
-            self._tmp = tempfile.TemporaryDirectory(prefix="escalator-outbox-bench-")
-            self.url, self.label = f"sqlite:///{Path(self._tmp.name) / 'bench.db'}", "SQLite (temp file)"
-            return
-        if url.startswith(("postgresql://", "postgres://")):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        if url.startswith("postgresql"):
-            self.schema = f"bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-            self._admin = create_engine(url)
-            with self._admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            self.url = make_url(url).update_query_dict({"options": f"-csearch_path={self.schema}"}).render_as_string(
-                hide_password=False)
-            self.label = f"PostgreSQL (schema {self.schema}, dropped afterwards)"
-        else:
-            self.url, self.label = url, url
-
-    def close(self) -> None:
-        if self._admin is not None:
-            with self._admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            self._admin.dispose()
-        if self._tmp is not None:
-            self._tmp.cleanup()
 
 
 @dataclass
@@ -202,7 +167,7 @@ def record(sessions, channels: list[str], messages: int, transactions: int = 10)
 
 
 def run(args, concurrency: int) -> Outcome:
-    database = Database(args.database_url)
+    database = ScratchDatabase(args.database_url, "escalator-outbox-bench-")
     channels = channel_ids(args.channels)
     sim = (SimInProcess if args.sim == "in-process" else SimProcess)(channels)
     runtime = None

@@ -30,14 +30,11 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 
 from bot.db import make_engine, make_session_factory, upgrade
@@ -45,6 +42,7 @@ from bot.desk import EscalationDesk
 from bot.models import Alert, ClockKind, OutboxMessage, SlackMessage, SlaClock, Ticket, TicketStatus
 from bot.policy import Policy, load_policy
 from bot.sla.sweep import SlaSweep
+from scratch_db import ScratchDatabase
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_MS = 50.0
@@ -56,36 +54,6 @@ DUE_LEVEL, DUE_CYCLE, DUE_SEVERITY = "tier2", 2, "P2"
 # =====================================================================================
 # databases
 # =====================================================================================
-
-
-class Database:
-    """A temp SQLite file, or a fresh PostgreSQL schema dropped at close()."""
-
-    def __init__(self, backend: str, pg_url: str):
-        self.backend = backend
-        self._tmp = None
-        self._admin: Engine | None = None
-        self.schema = None
-        if backend == "sqlite":
-            self._tmp = tempfile.TemporaryDirectory(prefix="escalator-sla-bench-")
-            self.url = f"sqlite:///{Path(self._tmp.name) / 'bench.db'}"
-            self.label = "SQLite (temp file)"
-            return
-        self.schema = f"bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        self._admin = create_engine(pg_url)
-        with self._admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-        self.url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={self.schema}"}).render_as_string(
-            hide_password=False)
-        self.label = f"PostgreSQL (schema {self.schema})"
-
-    def close(self) -> None:
-        if self._admin is not None:
-            with self._admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-            self._admin.dispose()
-        if self._tmp is not None:
-            self._tmp.cleanup()
 
 
 # =====================================================================================
@@ -224,7 +192,8 @@ def check(result, expected: int, what: str) -> None:
 
 
 def bench_backend(backend: str, args, policy: Policy) -> tuple[list[Row], list[str]]:
-    database = Database(backend, args.postgresql_url)
+    database = ScratchDatabase(None if backend == "sqlite" else args.postgresql_url,
+                               "escalator-sla-bench-")
     notes: list[str] = []
     rows: list[Row] = []
     engine = None

@@ -68,7 +68,7 @@ def _play(driver: SlackDriver, sim: FakeSlack, runtime, policy, out) -> None:
 
     briefing = sim.wait_for(lambda: next((m for m in sim.messages(tier1) if key in m.rendered), None),
                             message="the briefing")
-    out(f"2. The briefing lands in #tier1; management is pinged in #mgmt (VIP, revenue at risk).")
+    out("2. The briefing lands in #tier1; management is pinged in #mgmt (VIP, revenue at risk).")
     sim.wait_for(lambda: sim.find_message(key, channel=policy.level("management").channel), message="the ping")
 
     out("3. ben clicks Acknowledge on the briefing.")

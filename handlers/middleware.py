@@ -1,7 +1,6 @@
 """Global middleware: typed ticket context, and Slack event retries de-duplicated."""
 from __future__ import annotations
 
-import json
 import logging
 
 from slack_bolt import BoltResponse

@@ -2,7 +2,6 @@ import json
 
 from bot import messages
 from bot.context import ActionContext
-from bot.forms import NewTicket
 from bot.models import Ticket
 from bot.policy import load_policy
 from bot.rendering import cut_mrkdwn, escape_mrkdwn

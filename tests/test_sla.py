@@ -4,13 +4,13 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.forms import Resolution
 from bot.ids import ActionId
 from bot.models import Alert, SlaClock, Ticket, utcnow
-from bot.policy import load_policy, parse_policy
-from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, SPECIALIST, SUPPORT, Harness
+from bot.policy import parse_policy
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, SUPPORT, Harness
 
 
 def short_policy(**overrides):
@@ -105,7 +105,7 @@ def test_waiting_on_customer_pauses_and_resume_keeps_the_paused_time(sla):
 
 
 def test_lowering_severity_recomputes_from_the_original_start(sla):
-    key = sla.new_ticket(Severity="P2")
+    sla.new_ticket(Severity="P2")
     ticket = ticket_row(sla)
     sla.runtime.desk.change_severity(ticket.id, "P3", AGENT)
     with sla.runtime.sessions() as session:
