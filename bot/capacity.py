@@ -20,7 +20,7 @@ class CapacityWatch:
         level = self.policy.levels.get(level_key)
         if level is None or level.capacity is None:
             return False
-        state = self._state(session, level_key)  # locked: concurrent changes count one after another
+        state = locked_level_state(session, level_key)  # concurrent changes count one after another
         active = select(Ticket).where(Ticket.level == level_key, Ticket.status.in_(TicketStatus.ACTIVE))
         count = session.scalar(select(func.count()).select_from(active.subquery()))
         if count <= level.capacity:
@@ -39,14 +39,15 @@ class CapacityWatch:
                     role="overflow", level="management")
         return True
 
-    @staticmethod
-    def _state(session: Session, level_key: str) -> LevelState:
-        state = session.get(LevelState, level_key, with_for_update=True, populate_existing=True)
-        if state is not None:
-            return state
-        try:
-            with session.begin_nested():
-                session.add(LevelState(level=level_key, over_capacity=False, crossings=0))
-        except IntegrityError:  # another process created it first
-            pass
-        return session.get(LevelState, level_key, with_for_update=True, populate_existing=True)
+
+def locked_level_state(session: Session, level_key: str) -> LevelState:
+    """The level's state row, locked for this transaction; created on first use."""
+    state = session.get(LevelState, level_key, with_for_update=True, populate_existing=True)
+    if state is not None:
+        return state
+    try:
+        with session.begin_nested():
+            session.add(LevelState(level=level_key, over_capacity=False, crossings=0, next_member=0))
+    except IntegrityError:  # another process created it first
+        pass
+    return session.get(LevelState, level_key, with_for_update=True, populate_existing=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +42,8 @@ class EscalationDesk:
         self.slack = TicketMessages(policy)
         self.clocks = ClockBook(policy)
         self.capacity = CapacityWatch(policy)
+        # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
+        self.on_arrival: list[Callable[[Session, Ticket], None]] = []
 
     # --- reading ------------------------------------------------------------
     def find(self, key: str) -> Ticket:
@@ -106,6 +109,7 @@ class EscalationDesk:
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
+            self._arrived(session, ticket)
             self.capacity.check(session, ticket.level)
             return ticket
 
@@ -278,6 +282,7 @@ class EscalationDesk:
             session.flush()  # the ping's ledger key names the escalation event
             told = f"escalated to {self.policy.level_name(to_level)}: {reason}"
             self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": told})
+        self._arrived(session, ticket)
         session.flush()
         self.capacity.check(session, from_level)
         self.capacity.check(session, to_level)
@@ -324,6 +329,7 @@ class EscalationDesk:
             self.slack.note_text(session, ticket, briefing,
                                  Mrkdwn(f"Reopened by <@{actor_id}>. SLA clocks start again."))
             self.slack.refresh_briefing(session, ticket, briefing)
+            self._arrived(session, ticket)
             session.flush()
             self.capacity.check(session, ticket.level)
             return ticket
@@ -334,6 +340,13 @@ class EscalationDesk:
 
     def lock(self, session: Session, ticket_id: int) -> Ticket:
         return self._lock(session, ticket_id)
+
+    def record(self, session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
+        return self._event(session, ticket, kind, actor_id, **fields)
+
+    def _arrived(self, session: Session, ticket: Ticket) -> None:
+        for hook in self.on_arrival:
+            hook(session, ticket)
 
     def _lock(self, session: Session, ticket_id: int) -> Ticket:
         ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)

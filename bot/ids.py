@@ -12,6 +12,8 @@ class ActionId(StrEnum):
     DEESCALATE = "ticket.deescalate"
     MITIGATED = "ticket.mitigated"
     UNDO = "ticket.undo"
+    TAKE = "ticket.take"
+    REASSIGN = "ticket.reassign"
 
 
 class CallbackId(StrEnum):
@@ -21,6 +23,7 @@ class CallbackId(StrEnum):
     WAIT_MODAL = "ticket.wait"
     RESUME_MODAL = "ticket.resume"
     DEESCALATE_MODAL = "ticket.deescalate"
+    REASSIGN_MODAL = "ticket.reassign"
     MESSAGE_SHORTCUT = "escalate_message"
     GLOBAL_SHORTCUT = "new_escalation"
 
@@ -45,6 +48,7 @@ class BlockId(StrEnum):
     KB_ARTICLE = "kb_article"
     TRAINING_NEED = "training_need"
     PRODUCT_LINK = "product_link"
+    ASSIGNEE = "assignee"
 
 
 INPUT_ACTION = "value"  # every input element uses this action_id inside its block

@@ -68,6 +68,7 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
         status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
         actions=ActionId,
         can_deescalate=bool(policy.deescalation_targets(level)),
+        can_take=policy.levels[level].assignment == "take" and not ticket.assignee_id if level in policy.levels else False,
         can_mitigate=level == "tier3" and policy.mitigated_to in policy.deescalation_targets(level),
         context=ActionContext(ticket_id=ticket.id, level=level).encode(),
     )
@@ -200,3 +201,8 @@ def deescalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> 
     return render("modals/deescalate.json.j2", callback_id=CallbackId.DEESCALATE_MODAL,
                   metadata=context.encode(), ticket=ticket, level_name=policy.level_name(ticket.level),
                   targets=targets)
+
+
+def reassign_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
+    return render("modals/reassign.json.j2", callback_id=CallbackId.REASSIGN_MODAL, metadata=context.encode(),
+                  ticket=ticket, level_name=policy.level_name(ticket.level))

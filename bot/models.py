@@ -75,6 +75,7 @@ class Ticket(Base):
     requester_id: Mapped[str] = mapped_column(String(20))
     source_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
     source_permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignee_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -269,6 +270,7 @@ class LevelState(Base):
     level: Mapped[str] = mapped_column(String(20), primary_key=True)
     over_capacity: Mapped[bool] = mapped_column(Boolean, default=False)
     crossings: Mapped[int] = mapped_column(Integer, default=0)
+    next_member: Mapped[int] = mapped_column(Integer, default=0)  # round-robin position
 
 
 class TicketNote(Base):

@@ -60,6 +60,7 @@ class Level:
     members: tuple[str, ...]
     business_hours: BusinessHours | None = None  # None: the policy's own hours
     capacity: int | None = None  # open tickets before management hears of overflow
+    assignment: str | None = None  # None, "round_robin" or "take"
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,10 @@ def _parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
         if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
             problems.append(f"{path}.capacity: must be a whole number of open tickets, at least 1")
             capacity = None
+        assignment = spec.get("assignment")
+        if assignment not in (None, "round_robin", "take"):
+            problems.append(f"{path}.assignment: must be round_robin or take, got {assignment!r}")
+            assignment = None
         levels[str(key)] = Level(
             key=str(key),
             name=str(spec.get("name") or key),
@@ -360,5 +365,6 @@ def _parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
             members=tuple(str(m) for m in members),
             business_hours=hours,
             capacity=capacity,
+            assignment=assignment,
         )
     return levels

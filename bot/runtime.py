@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.delivery import DeliveryOptions, OutboxWorker
+from bot.assignment import Assignment
 from bot.deescalation import Deescalation
 from bot.desk import EscalationDesk
 from bot.events import EventLedger
@@ -33,6 +34,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     desk: EscalationDesk
     deescalation: Deescalation
+    assignment: Assignment
     events: EventLedger
     home: HomeTab
     sla: SlaSweep
@@ -76,7 +78,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     worker = OutboxWorker(sessions, outbox_client(settings), delivery,
                           renderers={"briefing": desk.slack.render_briefing})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
-                   deescalation=Deescalation(desk),
+                   deescalation=Deescalation(desk), assignment=Assignment(desk),
                    events=EventLedger(sessions), home=HomeTab(sessions, policy),
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker)

@@ -1,5 +1,5 @@
 """Buttons on a briefing (Acknowledge, Escalate, De-escalate, Mitigated, Waiting on customer /
-Resume, Resolve, Reopen) and Undo on a de-escalation's note."""
+Resume, Resolve, Reopen, Take it, Reassign) and Undo on a de-escalation's note."""
 from __future__ import annotations
 
 from bot import messages
@@ -89,3 +89,18 @@ def register(app, runtime: Runtime) -> None:
         ticket_context = context["ticket_context"]
         runtime.deescalation.undo(ticket_context.ticket_id, ticket_context.event_id, body["user"]["id"])
         ack()
+
+    @app.action(ActionId.TAKE.value)
+    @friendly
+    def take(ack, body, client, respond, context):
+        runtime.assignment.take(context["ticket_context"].ticket_id, body["user"]["id"])
+        ack()
+
+    @app.action(ActionId.REASSIGN.value)
+    @friendly
+    def open_reassign_modal(ack, body, client, respond, context):
+        _, ticket = ticket_from(context)
+        desk.authorize(ticket, body["user"]["id"], "reassign")
+        ack()
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=messages.reassign_modal(ticket, policy, ActionContext(ticket_id=ticket.id)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot import messages
 from bot.forms import parse_deescalation, parse_escalation, parse_new_ticket, parse_reason, parse_resolution
-from bot.ids import CallbackId
+from bot.ids import BlockId, CallbackId
 from bot.runtime import Runtime
 from handlers.errors import friendly
 from handlers.view_state import submitted_values
@@ -57,4 +57,11 @@ def register(app, runtime: Runtime) -> None:
         ticket = desk.find(f"ESC-{context['ticket_context'].ticket_id}")
         to_level, reason = parse_deescalation(submitted_values(body["view"]), policy, ticket.level)
         runtime.deescalation.deescalate(ticket.id, to_level, reason, body["user"]["id"])
+        ack()
+
+    @app.view(CallbackId.REASSIGN_MODAL.value)
+    @friendly
+    def submit_reassignment(ack, body, client, respond, context):
+        assignee = submitted_values(body["view"]).get(BlockId.ASSIGNEE)
+        runtime.assignment.reassign(context["ticket_context"].ticket_id, assignee, body["user"]["id"])
         ack()

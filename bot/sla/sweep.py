@@ -130,7 +130,8 @@ class SlaSweep:
 
     def _remind(self, session, ticket, clock, result, batch) -> None:
         level = self.policy.levels.get(ticket.level)
-        mentions = [ticket.acknowledged_by] if ticket.acknowledged_by else list(level.members if level else ())
+        owner = ticket.assignee_id or ticket.acknowledged_by
+        mentions = [owner] if owner else list(level.members if level else ())
         payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions,
                          every=format_duration(timedelta(seconds=clock.target_seconds)))
         self.desk.slack.note(session, ticket, batch.briefing(ticket), payload)

@@ -19,6 +19,7 @@ def upgrade() -> None:
     sa.Column('level', sa.String(length=20), nullable=False),
     sa.Column('over_capacity', sa.Boolean(), nullable=False),
     sa.Column('crossings', sa.Integer(), nullable=False),
+    sa.Column('next_member', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('level')
     )
     op.create_table('alerts',
@@ -75,6 +76,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cycle', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.add_column(sa.Column('assignee_id', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('root_cause', sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column('kb_gap', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('kb_article', sa.Text(), nullable=True))

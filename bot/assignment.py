@@ -1,0 +1,68 @@
+"""Who works a ticket at a level: round robin over the level's members, "Take it", Reassign."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from bot.briefings import TicketMessages
+from bot.capacity import locked_level_state
+from bot.db import transaction
+from bot.desk import EscalationDesk
+from bot.errors import Conflict, InvalidInput, NotAllowed
+from bot.ids import BlockId
+from bot.models import Ticket
+from bot.rendering import Mrkdwn, escape_mrkdwn
+
+
+class Assignment:
+    def __init__(self, desk: EscalationDesk):
+        self.desk = desk
+        self.policy = desk.policy
+        desk.on_arrival.append(self.assign_on_arrival)
+
+    def assign_on_arrival(self, session: Session, ticket: Ticket) -> None:
+        """Called by the desk whenever a ticket enters a level (opened, moved, reopened)."""
+        level = self.policy.levels.get(ticket.level)
+        ticket.assignee_id = None
+        if level is None or level.assignment != "round_robin" or not level.members:
+            return
+        state = locked_level_state(session, ticket.level)  # two arrivals take turns
+        ticket.assignee_id = level.members[state.next_member % len(level.members)]
+        state.next_member = (state.next_member + 1) % len(level.members)
+        self._announce(session, ticket, Mrkdwn(f"Assigned to <@{ticket.assignee_id}> (round robin)."))
+
+    def take(self, ticket_id: int, user_id: str) -> Ticket:
+        with transaction(self.desk.sessions) as session:
+            ticket = self.desk.lock(session, ticket_id)
+            if not self.policy.is_member(ticket.level, user_id):
+                raise NotAllowed(f"Only members of {escape_mrkdwn(self.policy.level_name(ticket.level))} "
+                                 f"can take {ticket.key}.")
+            if ticket.assignee_id == user_id:
+                raise Conflict(f"{ticket.key} is already yours.")
+            if ticket.assignee_id:
+                raise Conflict(f"<@{ticket.assignee_id}> has {ticket.key} already; use Reassign to change that.")
+            self._assign(session, ticket, user_id, user_id, "took it")
+            return ticket
+
+    def reassign(self, ticket_id: int, assignee_id: str | None, actor_id: str) -> Ticket:
+        with transaction(self.desk.sessions) as session:
+            ticket = self.desk.lock(session, ticket_id)
+            self.desk.authorize(ticket, actor_id, "reassign")
+            if not assignee_id or not self.policy.is_member(ticket.level, assignee_id):
+                raise InvalidInput({BlockId.ASSIGNEE: f"Choose a member of {self.policy.level_name(ticket.level)}."})
+            self._assign(session, ticket, assignee_id, actor_id, "reassigned")
+            return ticket
+
+    def _assign(self, session: Session, ticket: Ticket, assignee_id: str, actor_id: str, how: str) -> None:
+        if not ticket.is_active:
+            raise Conflict(f"{ticket.key} is resolved; reopen it first.")
+        ticket.assignee_id = assignee_id
+        self.desk.record(session, ticket, "assigned", actor_id, reason=f"{how}: {assignee_id}")
+        text = (f"<@{assignee_id}> took {ticket.key}." if how == "took it"
+                else f"Assigned to <@{assignee_id}> by <@{actor_id}>.")
+        self._announce(session, ticket, Mrkdwn(text))
+
+    def _announce(self, session: Session, ticket: Ticket, text: Mrkdwn) -> None:
+        slack: TicketMessages = self.desk.slack
+        briefing = slack.current_briefing(session, ticket)
+        slack.note_text(session, ticket, briefing, text)
+        slack.refresh_briefing(session, ticket, briefing)
