@@ -60,6 +60,7 @@ class Assignment:
         text = (f"<@{assignee_id}> took {ticket.key}." if how == "took it"
                 else f"Assigned to <@{assignee_id}> by <@{actor_id}>.")
         self._announce(session, ticket, Mrkdwn(text))
+        self.desk.changed(session, ticket)
 
     def _announce(self, session: Session, ticket: Ticket, text: Mrkdwn) -> None:
         slack: TicketMessages = self.desk.slack

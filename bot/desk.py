@@ -44,6 +44,8 @@ class EscalationDesk:
         self.capacity = CapacityWatch(policy)
         # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
+        # called with (session, ticket) after any change people see (the App Home refresh hooks in)
+        self.on_change: list[Callable[[Session, Ticket], None]] = []
 
     # --- reading ------------------------------------------------------------
     def find(self, key: str) -> Ticket:
@@ -111,6 +113,7 @@ class EscalationDesk:
             self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
             self._arrived(session, ticket)
             self.capacity.check(session, ticket.level)
+            self.changed(session, ticket)
             return ticket
 
     # --- acknowledging and working ----------------------------------------------
@@ -173,6 +176,7 @@ class EscalationDesk:
             suffix = f" ({via})" if via else ""
             self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
             self.slack.refresh_briefing(session, ticket, briefing)
+            self.changed(session, ticket)
 
     def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str) -> Ticket:
         """Pause the SLA clocks until the customer answers; the paused time is kept."""
@@ -192,6 +196,7 @@ class EscalationDesk:
             self.slack.note_text(session, ticket, briefing, Mrkdwn(
                 f"Waiting on the customer (<@{actor_id}>): {escape_mrkdwn(reason)}. SLA clocks are paused."))
             self.slack.refresh_briefing(session, ticket, briefing)
+            self.changed(session, ticket)
             return ticket
 
     def resume(self, ticket_id: int, actor_id: str, reason: str = "") -> Ticket:
@@ -213,6 +218,7 @@ class EscalationDesk:
             self.slack.note_text(session, ticket, briefing,
                                  Mrkdwn(f"Resumed by <@{actor_id}>{said}. SLA clocks are running again."))
             self.slack.refresh_briefing(session, ticket, briefing)
+            self.changed(session, ticket)
             return ticket
 
     def change_severity(self, ticket_id: int, severity: str, actor_id: str) -> Ticket:
@@ -235,6 +241,7 @@ class EscalationDesk:
                           actor_id, kind="deescalated")
             else:
                 self.slack.refresh_briefing(session, ticket, self.slack.current_briefing(session, ticket))
+                self.changed(session, ticket)
             return ticket
 
     # --- escalating -----------------------------------------------------------
@@ -286,6 +293,7 @@ class EscalationDesk:
         session.flush()
         self.capacity.check(session, from_level)
         self.capacity.check(session, to_level)
+        self.changed(session, ticket)
         return event
 
     # --- resolving ------------------------------------------------------------
@@ -310,6 +318,7 @@ class EscalationDesk:
             self.slack.refresh_briefing(session, ticket, briefing)
             session.flush()
             self.capacity.check(session, ticket.level)
+            self.changed(session, ticket)
             return ticket
 
     def reopen(self, ticket_id: int, actor_id: str) -> Ticket:
@@ -332,6 +341,7 @@ class EscalationDesk:
             self._arrived(session, ticket)
             session.flush()
             self.capacity.check(session, ticket.level)
+            self.changed(session, ticket)
             return ticket
 
     # --- helpers --------------------------------------------------------------
@@ -346,6 +356,10 @@ class EscalationDesk:
 
     def _arrived(self, session: Session, ticket: Ticket) -> None:
         for hook in self.on_arrival:
+            hook(session, ticket)
+
+    def changed(self, session: Session, ticket: Ticket) -> None:
+        for hook in self.on_change:
             hook(session, ticket)
 
     def _lock(self, session: Session, ticket_id: int) -> Ticket:

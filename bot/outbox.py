@@ -125,9 +125,10 @@ def publish_home(session: Session, *, user_id: str, view: dict) -> None:
                                     OutboxMessage.lease_until.is_(None))
         .with_for_update(skip_locked=True)
     ).first()
+    payload = view if "render" in view else {"view": view}
     if pending is not None:
-        pending.payload = {"view": view}
+        pending.payload = payload
     else:
         session.add(OutboxMessage(method="views.publish", channel=user_id, order_key=f"home:{user_id}",
-                                  payload={"view": view}))
+                                  payload=payload))
     _mark_dirty(session)

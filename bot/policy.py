@@ -72,6 +72,21 @@ class Severity:
 
 
 @dataclass(frozen=True)
+class PriorityWeights:
+    """How the queue ranks tickets (App Home): higher score first."""
+
+    severity: tuple[tuple[str, float], ...] = (("P1", 400), ("P2", 200), ("P3", 50), ("P4", 10))
+    vip: float = 100
+    per_thousand_revenue: float = 2
+    per_hour_open: float = 1
+    breached: float = 150
+    due_within_hour: float = 75
+
+    def for_severity(self, severity: str) -> float:
+        return dict(self.severity).get(severity, 0)
+
+
+@dataclass(frozen=True)
 class Policy:
     timezone: ZoneInfo
     business_hours: BusinessHours
@@ -85,6 +100,7 @@ class Policy:
     root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
     undo_window: timedelta = timedelta(minutes=15)  # how long a de-escalation can be undone
     mitigated_to: str = "tier1"  # where engineering hands a mitigated ticket for the customer follow-up
+    priority: PriorityWeights = PriorityWeights()
 
     def hours_for(self, level_key: str) -> BusinessHours:
         level = self.levels.get(level_key)
@@ -219,6 +235,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
     mitigated_to = data.get("mitigated_to", "tier1")
     if levels and mitigated_to not in levels:
         problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
+    priority = _parse_priority(data.get("priority") or {}, problems)
     root_causes = data.get("root_causes", list(DEFAULT_ROOT_CAUSES))
     if (not isinstance(root_causes, list) or not root_causes
             or not all(isinstance(c, str) and 0 < len(c) <= 60 for c in root_causes)):
@@ -240,7 +257,36 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         root_causes=tuple(root_causes),
         undo_window=undo_window,
         mitigated_to=str(mitigated_to),
+        priority=priority,
     )
+
+
+def _parse_priority(raw: object, problems: list[str]) -> PriorityWeights:
+    if not isinstance(raw, dict):
+        problems.append("priority: must be a mapping of weights")
+        return PriorityWeights()
+    defaults = PriorityWeights()
+    values: dict[str, object] = {}
+    for key in ("vip", "per_thousand_revenue", "per_hour_open", "breached", "due_within_hour"):
+        if key in raw:
+            try:
+                values[key] = float(raw[key])
+            except (TypeError, ValueError):
+                problems.append(f"priority.{key}: must be a number, got {raw[key]!r}")
+    severity = raw.get("severity")
+    if severity is not None:
+        if not isinstance(severity, dict) or any(k not in SEVERITIES for k in severity):
+            problems.append("priority.severity: must map P1…P4 to numbers")
+        else:
+            try:
+                merged = dict(defaults.severity) | {k: float(v) for k, v in severity.items()}
+                values["severity"] = tuple(merged.items())
+            except (TypeError, ValueError):
+                problems.append("priority.severity: must map P1…P4 to numbers")
+    unknown = set(raw) - {"vip", "per_thousand_revenue", "per_hour_open", "breached", "due_within_hour", "severity"}
+    for key in sorted(unknown):
+        problems.append(f"priority.{key}: unknown weight")
+    return PriorityWeights(**values)
 
 
 def _parse_timezone(value: object, problems: list[str]) -> ZoneInfo:

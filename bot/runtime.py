@@ -75,11 +75,13 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
         upgrade(engine)
     sessions = make_session_factory(engine)
     desk = EscalationDesk(sessions, policy)
+    home = HomeTab(sessions, policy)
+    desk.on_change.append(lambda session, ticket: home.refresh_for(session, ticket))
     worker = OutboxWorker(sessions, outbox_client(settings), delivery,
-                          renderers={"briefing": desk.slack.render_briefing})
+                          renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    deescalation=Deescalation(desk), assignment=Assignment(desk),
-                   events=EventLedger(sessions), home=HomeTab(sessions, policy),
+                   events=EventLedger(sessions), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker)
 

@@ -235,15 +235,19 @@ def test_messages_owed_after_their_briefing_failed_fail_too(bot, caplog):
     ticket = desk.open_ticket(parse_new_ticket({"summary": "Invoices missing", "severity": "P2"}),
                               requester_id=AGENT)
     drain(bot)
-    assert [r.status for r in rows(bot)] == [OutboxStatus.FAILED]
+
+    def thread_rows():  # what the ticket owes its briefing's channel (Home refreshes go elsewhere)
+        return [r for r in rows(bot) if r.method != "views.publish"]
+
+    assert [r.status for r in thread_rows()] == [OutboxStatus.FAILED]
 
     with caplog.at_level(logging.ERROR, logger="escalator.delivery"):
         desk.acknowledge(ticket.id, AGENT)  # owes a note in the briefing's thread and an update of it
         assert bot.runtime.worker.drain(timeout=3), "rows waiting on a failed briefing are stuck pending"
 
-    assert {(r.method, r.status) for r in rows(bot)} == {("chat.postMessage", OutboxStatus.FAILED),
-                                                         ("chat.update", OutboxStatus.FAILED)}
-    assert len(rows(bot)) == 3
+    assert {(r.method, r.status) for r in thread_rows()} == {("chat.postMessage", OutboxStatus.FAILED),
+                                                             ("chat.update", OutboxStatus.FAILED)}
+    assert len(thread_rows()) == 3
     assert any(f"ESC-{ticket.id}" in r.getMessage() and CHANNELS["tier1"] in r.getMessage()
                for r in caplog.records if r.levelno >= logging.ERROR)
     assert sim.messages(CHANNELS["tier1"]) == []

@@ -1,10 +1,14 @@
-"""App Home: published when opened, showing the person's tickets and their level's queue."""
-from tests.harness import AGENT, AGENT2, SPECIALIST
+"""App Home: my tickets, my levels' queues by priority score, counts per level; kept fresh
+when a shown ticket changes, without flooding Slack."""
+from bot.delivery import OutboxWorker
+from tests.harness import AGENT, AGENT2, CHANNELS, SPECIALIST
 
 
-def test_home_shows_my_tickets_and_my_levels_queue(harness):
+def test_home_shows_my_tickets_and_my_levels_queue_by_priority(harness):
     first = harness.new_ticket(user=AGENT, Summary="Export broken", Severity="P3")
     second = harness.new_ticket(user=AGENT2, Summary="Login loop", Severity="P2")
+    third = harness.new_ticket(user=AGENT2, Summary="Big customer invoices", Severity="P3",
+                               **{"Business risk": ["VIP customer"], "Revenue at risk": "50000"})
     harness.settle()
     harness.driver.app_home_opened(AGENT)
     home = harness.sim.wait_for(lambda: harness.sim.home(AGENT), message="the Home tab")
@@ -12,23 +16,35 @@ def test_home_shows_my_tickets_and_my_levels_queue(harness):
     mine = text[text.index("Your open escalations"):text.index("Tier 1 queue")]
     queue = text[text.index("Tier 1 queue"):]
     assert first in mine and second not in mine
-    assert "Tier 1 queue* (2 open)" in queue
-    assert queue.index(second) < queue.index(first)  # P2 before P3
+    assert "Open now: Tier 1 *3* · Tier 2 *0*" in text
+    assert "Tier 1 queue* (3 open, most urgent first)" in queue
+    # P3 + VIP + 50k at risk (50 + 100 + 100) outranks a plain P2 (200), which outranks a plain P3
+    assert queue.index(third) < queue.index(second) < queue.index(first)
+    assert "priority 250" in queue and "SLA in" in queue
 
 
 def test_home_for_someone_with_no_level_or_tickets(harness):
     harness.driver.app_home_opened("U0NEWBIE")
     home = harness.sim.wait_for(lambda: harness.sim.home("U0NEWBIE"), message="the Home tab")
-    assert "Nothing open that you opened or acknowledged." in home.rendered
+    assert "Nothing open that you opened, acknowledged or were assigned." in home.rendered
     assert "queue" not in home.rendered
 
 
-def test_a_burst_of_home_opens_costs_few_publishes(harness):
+def test_home_follows_changes_to_my_tickets(harness):
+    key = harness.new_ticket(user=AGENT2, Summary="Search is slow")
+    home = harness.sim.wait_for(lambda: harness.sim.home(AGENT2), message="the Home after opening")
+    harness.sim.wait_for(lambda: key in home.rendered and "Waiting for acknowledgment" in home.rendered,
+                         message="the new ticket on Home")
+    briefing = harness.briefing(key)
+    harness.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, "ticket.acknowledge")
+    harness.sim.wait_for(lambda: "Acknowledged" in harness.sim.home(AGENT2).rendered,
+                         message="the requester's Home to show the acknowledgment")
+
+
+def test_a_burst_of_home_refreshes_costs_one_publish(harness):
     harness.runtime.worker.stop()  # hold delivery while the burst comes in
     for _ in range(5):
         harness.runtime.home.publish(SPECIALIST)
-    from bot.delivery import OutboxWorker
-
     worker = OutboxWorker(harness.runtime.sessions, harness.runtime.worker.client, harness.delivery,
                           harness.runtime.worker.renderers)
     assert worker.drain(timeout=5)
