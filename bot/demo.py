@@ -58,8 +58,8 @@ def _play(driver: SlackDriver, sim: FakeSlack, runtime, policy, out) -> None:
     driver.command("U0AGENT1", SUPPORT_CHANNEL, "")
     modal = sim.wait_for(lambda: sim.open_modal("U0AGENT1"), message="the modal")
     answer = driver.submit_view("U0AGENT1", modal.id, {
-        "Summary": "Checkout returns HTTP 500 for ACME's EU storefront since 09:40",
-        "Customer": "ACME GmbH", "Severity": "P2", "Impact": "Multiple users", "Complexity": "Can't diagnose",
+        "Summary": "Checkout returns HTTP 500 for ACME's buyer account since 09:40",
+        "Customer": "ACME GmbH", "Severity": "P2", "Impact": "One user", "Complexity": "Known issue",
         "Steps taken": "Cleared CDN cache; reproduced with a test card; status page is green",
         "Revenue at risk": "18000", "Business risk": ["VIP customer"]})
     confirmation = answer.json["view"]["blocks"][0]["text"]["text"]

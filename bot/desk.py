@@ -20,6 +20,7 @@ from bot.capacity import CapacityWatch
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket, Resolution
+from bot.matrix import climb, explain
 from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
@@ -105,9 +106,12 @@ class EscalationDesk:
                 requester_id=requester_id, source_channel=source_channel, created_at=now,
                 source_permalink=source_permalink, **{flag: True for flag in form.flags},
             )
+            ticket.level, fired = climb(self.policy.criteria, ticket, entry)
             session.add(ticket)
             session.flush()
-            self._event(session, ticket, "opened", requester_id, to_level=entry)
+            routed = f"criteria matrix: {explain(fired, self.policy.level_name)}" if fired else None
+            self._event(session, ticket, "opened", requester_id, to_level=ticket.level, reason=routed,
+                        detail={"entry": entry, "rules": [f.label for f in fired]})
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
@@ -250,7 +254,7 @@ class EscalationDesk:
             ticket = self._lock(session, ticket_id)
             self._require_active(ticket, "escalated")
             self.authorize(ticket, actor_id, "escalate", requester_may=True)
-            if request.to_level not in self.policy.escalation_targets(ticket.level):
+            if request.to_level not in self.policy.escalation_targets(ticket.level, self.suggestion(ticket)[0]):
                 raise Conflict(f"{ticket.key} is already at {escape_mrkdwn(self.policy.level_name(ticket.level))}; "
                                f"it can't go to {escape_mrkdwn(self.policy.level_name(request.to_level))} from there.")
             self.move(session, ticket, request.to_level, request.trigger, request.reason, actor_id)
@@ -344,6 +348,13 @@ class EscalationDesk:
             self.changed(session, ticket)
             return ticket
 
+    def suggestion(self, ticket: Ticket) -> tuple[str | None, str]:
+        """The level the criteria matrix suggests above the current one, and why."""
+        level, fired = climb(self.policy.criteria, ticket, ticket.level)
+        if level == ticket.level:
+            return None, ""
+        return level, explain(fired, self.policy.level_name)
+
     # --- helpers --------------------------------------------------------------
     def may_act(self, ticket: Ticket, user_id: str) -> bool:
         return self.policy.is_member(ticket.level, user_id) or self.policy.is_member("management", user_id)
@@ -381,7 +392,8 @@ class EscalationDesk:
 
     @staticmethod
     def _event(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
-        event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor_id, at=utcnow(), detail={}, **fields)
+        fields.setdefault("detail", {})
+        event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor_id, at=utcnow(), **fields)
         session.add(event)
         return event
 

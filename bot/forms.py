@@ -88,10 +88,11 @@ def _parse_revenue(text: str, errors: dict[str, str]) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
-def parse_escalation(values: dict, policy: Policy, current_level: str) -> EscalationRequest:
+def parse_escalation(values: dict, policy: Policy, current_level: str,
+                     suggested: str | None = None) -> EscalationRequest:
     errors: dict[str, str] = {}
     to_level = _text(values, BlockId.LEVEL)
-    if to_level not in policy.escalation_targets(current_level):
+    if to_level not in policy.escalation_targets(current_level, suggested):
         errors[BlockId.LEVEL] = f"Choose a level above {policy.level_name(current_level)}."
     trigger = _text(values, BlockId.TRIGGER)
     if trigger not in TRIGGERS:

@@ -101,8 +101,10 @@ def new_escalation_modal(policy: Policy, context: ActionContext, prefill_summary
     )
 
 
-def escalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
-    targets = [(key, policy.level_name(key)) for key in policy.escalation_targets(ticket.level)]
+def escalate_modal(ticket: Ticket, policy: Policy, context: ActionContext,
+                   suggestion: tuple[str | None, str] = (None, "")) -> dict:
+    suggested, why = suggestion
+    targets = [(key, policy.level_name(key)) for key in policy.escalation_targets(ticket.level, suggested)]
     next_level = policy.next_level(ticket.level)
     initial = next((t for t in targets if t[0] == next_level), targets[0] if targets else None)
     return render(
@@ -114,6 +116,8 @@ def escalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> di
         targets=targets,
         initial=initial,
         triggers=TRIGGERS,
+        suggested_name=policy.level_name(suggested) if suggested else None,
+        suggested_why=why,
     )
 
 
@@ -155,7 +159,7 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
     from_name = escape_mrkdwn(policy.level_name(event.from_level or ""))
     trigger = trigger_label(event.trigger)
     text = {
-        "opened": f"opened by {who}, routed to {to_name}",
+        "opened": f"opened by {who}, routed to {to_name}{reason}",
         "acknowledged": f"acknowledged at {from_name} by {who}",
         "escalated": f"escalated {from_name} → {to_name} by {who} ({trigger}){reason}",
         "deescalated": f"de-escalated {from_name} → {to_name} by {who}{reason}",

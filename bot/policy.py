@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.durations import parse_duration
+from bot.matrix import parse_criteria
 
 LADDER = ("tier1", "tier2", "tier3", "management", "executive")
 REQUIRED_LEVELS = LADDER
@@ -101,6 +102,7 @@ class Policy:
     undo_window: timedelta = timedelta(minutes=15)  # how long a de-escalation can be undone
     mitigated_to: str = "tier1"  # where engineering hands a mitigated ticket for the customer follow-up
     priority: PriorityWeights = PriorityWeights()
+    criteria: tuple = ()  # bot.matrix.Rung, the escalation criteria matrix
 
     def hours_for(self, level_key: str) -> BusinessHours:
         level = self.levels.get(level_key)
@@ -129,13 +131,19 @@ class Policy:
             return None
         return LADDER[LADDER.index(level_key) + 1]
 
-    def escalation_targets(self, level_key: str) -> list[str]:
-        """Levels a ticket may be escalated to by hand: any rung above the current one."""
-        if level_key == "planning":
-            return list(LADDER)
-        if level_key not in LADDER:
-            return []
-        return list(LADDER[LADDER.index(level_key) + 1 :])
+    def escalation_targets(self, level_key: str, suggested: str | None = None) -> list[str]:
+        """Levels a ticket may be escalated to by hand: the next rung, a rung further
+        up when the criteria matrix suggests it, management from any level, and the
+        executive level from management."""
+        next_level = self.next_level(level_key)
+        targets = [next_level] if next_level else []
+        support = ("tier1", "tier2", "tier3")
+        if (suggested in support and next_level in support
+                and support.index(suggested) > support.index(next_level)):
+            targets.append(suggested)
+        if level_key not in ("management", "executive") and "management" not in targets:
+            targets.append("management")
+        return targets
 
     def deescalation_targets(self, level_key: str) -> list[str]:
         """Rungs below the current one, nearest first."""
@@ -236,6 +244,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
     if levels and mitigated_to not in levels:
         problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
     priority = _parse_priority(data.get("priority") or {}, problems)
+    criteria = parse_criteria(data.get("criteria"), levels, problems)
     root_causes = data.get("root_causes", list(DEFAULT_ROOT_CAUSES))
     if (not isinstance(root_causes, list) or not root_causes
             or not all(isinstance(c, str) and 0 < len(c) <= 60 for c in root_causes)):
@@ -258,6 +267,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         undo_window=undo_window,
         mitigated_to=str(mitigated_to),
         priority=priority,
+        criteria=criteria,
     )
 
 

@@ -33,7 +33,7 @@ def register(app, runtime: Runtime) -> None:
         desk.authorize(ticket, body["user"]["id"], "escalate", requester_may=True)
         ack()
         client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
-            ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket_context.level)))
+            ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket_context.level), desk.suggestion(ticket)))
 
     @app.action(ActionId.RESOLVE.value)
     @friendly

@@ -26,7 +26,7 @@ def register(app, runtime: Runtime) -> None:
     def submit_escalation(ack, body, client, respond, context):
         ticket_id = context["ticket_context"].ticket_id
         ticket = desk.find(f"ESC-{ticket_id}")
-        request = parse_escalation(submitted_values(body["view"]), policy, ticket.level)
+        request = parse_escalation(submitted_values(body["view"]), policy, ticket.level, desk.suggestion(ticket)[0])
         desk.escalate(ticket.id, request, body["user"]["id"])
         ack()
 

@@ -52,7 +52,7 @@ def test_p1_goes_straight_to_tier3_and_p4_to_planning(harness):
 def test_management_is_pinged_with_reasons_and_a_link_to_the_briefing(harness):
     key = harness.new_ticket(Summary="Invoices wrong", Customer="Globex", **{
         "Revenue at risk": "25000", "Business risk": ["VIP customer", "Customer asked for a manager"]})
-    briefing = harness.briefing(key, "tier1")
+    briefing = harness.briefing(key, "tier2")  # the matrix: a customer asking for a manager goes to Tier 2
     ping = harness.sim.wait_for(lambda: harness.sim.find_message(key, channel=CHANNELS["management"]),
                                 message="the management ping")
     assert f"<@{MANAGER}>" in ping.rendered
@@ -223,3 +223,24 @@ def test_thread_notes_are_kept_edited_and_carried_into_the_next_briefing(harness
     assert "Notes from earlier levels" in tier2.rendered
     assert f"Tier 1 · <@{AGENT2}>: Customer uses &lt;!channel&gt; retries &amp; v2 API" in tier2.rendered
     assert "Seen on EU and US clusters" in tier2.rendered and "EU cluster only" not in tier2.rendered
+
+
+def test_the_criteria_matrix_routes_on_open_and_suggests_when_escalating(harness):
+    straight = harness.new_ticket(Summary="Export needs a schema change", Complexity="Needs development")
+    briefing = harness.briefing(straight, "tier3")  # tier1 → tier2 → tier3 by the matrix, recorded
+    assert "Needs development" in briefing.rendered
+    harness.driver.command(AGENT, SUPPORT, f"status {straight}")
+    status = harness.ephemeral_texts(AGENT, SUPPORT)[-1]
+    assert "criteria matrix: Complexity: Needs development (Tier 1 → Tier 2)" in status
+    assert "Complexity: Needs development (Tier 2 → Tier 3)" in status
+
+    plain = harness.new_ticket(Summary="One invoice looks odd")
+    harness.briefing(plain, "tier1")
+    harness.driver.command(AGENT, SUPPORT, plain)
+    modal = harness.sim.wait_for(lambda: harness.sim.open_modal(AGENT), message="the escalate modal")
+    levels = next(b for b in modal.blocks if b.get("block_id") == "level")["element"]["options"]
+    assert [o["text"]["text"] for o in levels] == ["Tier 2", "Management"]  # no skipping to Tier 3
+    assert "criteria matrix suggests" not in modal.rendered
+    refused = harness.driver.submit_view(AGENT, modal.id, {"Level": "Tier 2", "Trigger": "Impact",
+                                                           "Reason": "x"})
+    assert refused.status == 200

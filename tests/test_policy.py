@@ -43,7 +43,11 @@ def test_builtin_policy_carries_the_framework_defaults():
     assert policy.severities["P4"].update_every is None
     assert policy.time_limits == {"tier1": timedelta(hours=4), "tier2": timedelta(hours=8)}
     assert policy.next_level("tier1") == "tier2" and policy.next_level("management") == "executive"
-    assert policy.escalation_targets("tier2") == ["tier3", "management", "executive"]
+    assert policy.escalation_targets("tier2") == ["tier3", "management"]
+    assert policy.escalation_targets("tier1") == ["tier2", "management"]
+    assert policy.escalation_targets("tier1", suggested="tier3") == ["tier2", "tier3", "management"]
+    assert policy.escalation_targets("management") == ["executive"]
+    assert [rung.to for rung in policy.criteria] == ["tier2", "tier3"]
 
 
 def test_a_valid_file_loads_with_its_own_values(tmp_path):
@@ -70,6 +74,8 @@ def test_bad_duration_is_named_with_a_hint(tmp_path):
 
 
 @pytest.mark.parametrize("change, expected", [
+    (("time_limits: {tier1: 4h, tier2: 8h}", "time_limits: {tier1: 4h, tier2: 8h}\ncriteria: {tier1: {to: tier2, impact: [lots]}}"),
+     "criteria.tier1.impact: must list some of"),
     (("timezone: Europe/Berlin", "timezone: Mars/Olympus"), "timezone: unknown time zone"),
     (("warn_at: 0.8", "warn_at: 2"), "warn_at: must be a fraction"),
     (("entry: tier3", "entry: tier9"), "severities.P1.entry: unknown level 'tier9'"),
