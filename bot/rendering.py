@@ -42,8 +42,11 @@ def escape_mrkdwn(text: str) -> str:
 
 
 def mention(user_id: str | None) -> Mrkdwn:
-    if not user_id or not _USER_ID.match(user_id):
-        return Mrkdwn(escape_mrkdwn(user_id or "someone"))
+    """<@U…> for a person; "Escalator" when the bot itself acted (no user)."""
+    if not user_id:
+        return Mrkdwn("Escalator")
+    if not _USER_ID.match(user_id):
+        return Mrkdwn(escape_mrkdwn(user_id))
     return Mrkdwn(f"<@{user_id}>")
 
 

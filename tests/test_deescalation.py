@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.db import transaction
 from bot.ids import ActionId
 from bot.models import Ticket, TicketEvent
 from tests.harness import AGENT, CHANNELS, ENGINEER, OUTSIDER, SPECIALIST
@@ -46,7 +47,7 @@ def test_undo_after_the_window_is_refused(harness):
     tier3 = harness.briefing(key, "tier3")
     harness.driver.click(ENGINEER, CHANNELS["tier3"], tier3.ts, ActionId.MITIGATED)
     harness.briefing(key, "tier1")
-    with harness.runtime.sessions.begin() as session:  # 16 minutes pass
+    with transaction(harness.runtime.sessions) as session:  # 16 minutes pass
         event = session.scalars(select(TicketEvent).where(TicketEvent.kind == "deescalated")).one()
         event.at -= timedelta(minutes=16)
     note = harness.sim.wait_for(lambda: next((r for r in harness.sim.replies(CHANNELS["tier3"], tier3.ts)

@@ -396,7 +396,7 @@ def test_dedupe_key_owes_one_message(bot):
 # --- 9. updates wait for their post; links get the permalink ---------------------------------
 def test_update_waits_for_its_post_and_links_get_permalinks(database_url):
     with make(database_url, max_backoff=0.2) as h:
-        sim, worker = h.sim, h.runtime.worker
+        sim = h.sim
         sim.add_channel("C0HERE", "here")
         sim.add_channel("C0THERE", "there")
         with transaction(h.runtime.sessions) as session:

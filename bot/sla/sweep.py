@@ -72,6 +72,9 @@ class SlaSweep:
                     result.clocks += 1
                     if notice is not None:
                         notices.append(notice)
+            # a ticket whose time limit passed now leaves the level: its progress reminder is moot
+            leaving = {n.ticket.id for n in notices if n.kind == "breach" and n.clock.kind == ClockKind.TIME_LIMIT}
+            notices = [n for n in notices if not (n.kind == "update_reminder" and n.ticket.id in leaving)]
             # one statement claims every ledger key of the batch; only the winners are sent
             won = alerts.claim_many(session, [notice.claim for notice in notices])
             with session.no_autoflush:
