@@ -19,6 +19,34 @@ def register(app, runtime: Runtime) -> None:
             raise TicketNotFound("this message")
         return ticket_context, desk.find(f"ESC-{ticket_context.ticket_id}")
 
+    def modal_button(action: ActionId, verb: str, build_view, *, requester_may: bool = False) -> None:
+        """A button that opens a modal for people allowed to `verb` the ticket."""
+
+        @app.action(action.value)
+        @friendly
+        def open_modal(ack, body, client, respond, context):
+            ticket_context, ticket = ticket_from(context)
+            desk.authorize(ticket, body["user"]["id"], verb, requester_may=requester_may)
+            ack()
+            client.views_open(trigger_id=body["trigger_id"], view=build_view(ticket, ticket_context))
+
+        open_modal.__name__ = f"open_{action.name.lower()}_modal"
+
+    def context_of(ticket):
+        return ActionContext(ticket_id=ticket.id)
+
+    modal_button(ActionId.ESCALATE, "escalate", requester_may=True, build_view=lambda ticket, clicked: (
+        messages.escalate_modal(ticket, policy, ActionContext(ticket_id=ticket.id, level=clicked.level),
+                                desk.suggestion(ticket))))
+    modal_button(ActionId.DEESCALATE, "de-escalate",
+                 lambda ticket, _: messages.deescalate_modal(ticket, policy, context_of(ticket)))
+    modal_button(ActionId.WAIT, "pause", lambda ticket, _: messages.wait_modal(ticket, context_of(ticket)))
+    modal_button(ActionId.RESUME, "resume", lambda ticket, _: messages.resume_modal(ticket, context_of(ticket)))
+    modal_button(ActionId.RESOLVE, "resolve",
+                 lambda ticket, _: messages.resolve_modal(ticket, policy, context_of(ticket)))
+    modal_button(ActionId.REASSIGN, "reassign",
+                 lambda ticket, _: messages.reassign_modal(ticket, policy, context_of(ticket)))
+
     @app.action(ActionId.ACKNOWLEDGE.value)
     @friendly
     def acknowledge(ack, body, client, respond, context):
@@ -26,56 +54,11 @@ def register(app, runtime: Runtime) -> None:
         desk.acknowledge(ticket_context.ticket_id, body["user"]["id"], at_level=ticket_context.level)
         ack()
 
-    @app.action(ActionId.ESCALATE.value)
-    @friendly
-    def open_escalate_modal(ack, body, client, respond, context):
-        ticket_context, ticket = ticket_from(context)
-        desk.authorize(ticket, body["user"]["id"], "escalate", requester_may=True)
-        ack()
-        client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
-            ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket_context.level), desk.suggestion(ticket)))
-
-    @app.action(ActionId.RESOLVE.value)
-    @friendly
-    def open_resolve_modal(ack, body, client, respond, context):
-        _, ticket = ticket_from(context)
-        desk.authorize(ticket, body["user"]["id"], "resolve")
-        ack()
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=messages.resolve_modal(ticket, policy, ActionContext(ticket_id=ticket.id)))
-
-    @app.action(ActionId.WAIT.value)
-    @friendly
-    def open_wait_modal(ack, body, client, respond, context):
-        _, ticket = ticket_from(context)
-        desk.authorize(ticket, body["user"]["id"], "pause")
-        ack()
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=messages.wait_modal(ticket, ActionContext(ticket_id=ticket.id)))
-
-    @app.action(ActionId.RESUME.value)
-    @friendly
-    def open_resume_modal(ack, body, client, respond, context):
-        _, ticket = ticket_from(context)
-        desk.authorize(ticket, body["user"]["id"], "resume")
-        ack()
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=messages.resume_modal(ticket, ActionContext(ticket_id=ticket.id)))
-
     @app.action(ActionId.REOPEN.value)
     @friendly
     def reopen(ack, body, client, respond, context):
         desk.reopen(context["ticket_context"].ticket_id, body["user"]["id"])
         ack()
-
-    @app.action(ActionId.DEESCALATE.value)
-    @friendly
-    def open_deescalate_modal(ack, body, client, respond, context):
-        _, ticket = ticket_from(context)
-        desk.authorize(ticket, body["user"]["id"], "de-escalate")
-        ack()
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=messages.deescalate_modal(ticket, policy, ActionContext(ticket_id=ticket.id)))
 
     @app.action(ActionId.MITIGATED.value)
     @friendly
@@ -95,12 +78,3 @@ def register(app, runtime: Runtime) -> None:
     def take(ack, body, client, respond, context):
         runtime.assignment.take(context["ticket_context"].ticket_id, body["user"]["id"])
         ack()
-
-    @app.action(ActionId.REASSIGN.value)
-    @friendly
-    def open_reassign_modal(ack, body, client, respond, context):
-        _, ticket = ticket_from(context)
-        desk.authorize(ticket, body["user"]["id"], "reassign")
-        ack()
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=messages.reassign_modal(ticket, policy, ActionContext(ticket_id=ticket.id)))
