@@ -14,14 +14,15 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import messages
+from bot import alerts, messages, outbox
 from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket, Resolution
 from bot.matrix import climb, explain
-from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
+from bot.models import (ClockKind, SlackMessage, SlaClock, Ticket, TicketEvent, TicketNote, TicketPause,
+                        TicketStatus, utcnow)
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
 from bot.routing import management_reasons
@@ -114,6 +115,7 @@ class EscalationDesk:
                         detail={"entry": entry, "rules": [f.label for f in fired]})
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
+            self._tell_customer(session, ticket)
             self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
             self._arrived(session, ticket)
             self.capacity.check(session, ticket.level)
@@ -347,6 +349,31 @@ class EscalationDesk:
             self.capacity.check(session, ticket.level)
             self.changed(session, ticket)
             return ticket
+
+    def customer_note(self, ticket: Ticket) -> dict:
+        """Step 5 of the handoff, for the agent: where the customer was told, or the
+        acknowledgment drafted from the template, ready to copy."""
+        channel = self.policy.customer_channel(ticket.customer or "")
+        if channel:
+            return {"channel": channel}
+        with self.sessions() as session:
+            payload = messages.customer_update(ticket, self.policy, self._response_due(session, ticket))
+        return {"draft": Mrkdwn(payload["blocks"][0]["text"]["text"])}
+
+    def _tell_customer(self, session: Session, ticket: Ticket) -> None:
+        """Post the acknowledgment to the customer's Slack Connect channel, when the policy maps one."""
+        channel = self.policy.customer_channel(ticket.customer or "")
+        if channel and alerts.record_once(session, kind="customer_update", ticket_id=ticket.id, level=ticket.level,
+                                          threshold="acknowledgment", cycle=ticket.cycle):
+            payload = messages.customer_update(ticket, self.policy, self._response_due(session, ticket))
+            outbox.post(session, channel=channel, payload=payload, role="customer", ticket_id=ticket.id)
+            self._event(session, ticket, "customer_notified", None, reason=f"acknowledgment in {channel}")
+
+    def _response_due(self, session: Session, ticket: Ticket) -> datetime | None:
+        session.flush()
+        return session.scalar(select(SlaClock.due_at).where(SlaClock.ticket_id == ticket.id,
+                                                            SlaClock.cycle == ticket.cycle,
+                                                            SlaClock.kind == ClockKind.RESPONSE))
 
     def suggestion(self, ticket: Ticket) -> tuple[str | None, str]:
         """The level the criteria matrix suggests above the current one, and why."""

@@ -172,13 +172,25 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
     return Mrkdwn(text)
 
 
-def opened_confirmation(ticket: Ticket, policy: Policy) -> dict:
+def opened_confirmation(ticket: Ticket, policy: Policy, customer_note: dict | None = None) -> dict:
+    """customer_note: {"channel": id} when it went to the customer's channel, else {"draft": text}."""
     return render(
         "modals/opened.json.j2",
         ticket=ticket,
         level_name=policy.level_name(ticket.level),
         channel=policy.level(ticket.level).channel,
         reasons=list(management_reasons(ticket, policy).values()),
+        customer_note=customer_note or {},
+    )
+
+
+def customer_update(ticket: Ticket, policy: Policy, respond_by: datetime | None) -> dict:
+    severity = policy.severities[ticket.severity]
+    return render(
+        "customer_update.json.j2", ticket=ticket, customer=ticket.customer,
+        level_name=policy.level_name(ticket.level),
+        respond_by=local_time(respond_by, policy) if respond_by else f"within {format_duration(severity.response)}",
+        update_every=format_duration(severity.update_every) if severity.update_every else None,
     )
 
 

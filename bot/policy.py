@@ -103,6 +103,11 @@ class Policy:
     mitigated_to: str = "tier1"  # where engineering hands a mitigated ticket for the customer follow-up
     priority: PriorityWeights = PriorityWeights()
     criteria: tuple = ()  # bot.matrix.Rung, the escalation criteria matrix
+    customer_channels: tuple[tuple[str, str], ...] = ()  # customer name → Slack Connect channel
+
+    def customer_channel(self, customer: str) -> str | None:
+        wanted = customer.strip().casefold()
+        return next((channel for name, channel in self.customer_channels if name.casefold() == wanted), None)
 
     def hours_for(self, level_key: str) -> BusinessHours:
         level = self.levels.get(level_key)
@@ -245,6 +250,11 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
     priority = _parse_priority(data.get("priority") or {}, problems)
     criteria = parse_criteria(data.get("criteria"), levels, problems)
+    customer_channels = data.get("customer_channels") or {}
+    if not isinstance(customer_channels, dict) or not all(
+            isinstance(channel, str) and _CHANNEL_ID.match(channel) for channel in customer_channels.values()):
+        problems.append("customer_channels: must map a customer name to a Slack channel id (like C0123ABCD)")
+        customer_channels = {}
     root_causes = data.get("root_causes", list(DEFAULT_ROOT_CAUSES))
     if (not isinstance(root_causes, list) or not root_causes
             or not all(isinstance(c, str) and 0 < len(c) <= 60 for c in root_causes)):
@@ -268,6 +278,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         mitigated_to=str(mitigated_to),
         priority=priority,
         criteria=criteria,
+        customer_channels=tuple((str(name), str(channel)) for name, channel in customer_channels.items()),
     )
 
 

@@ -17,8 +17,8 @@ from bot.rendering import Mrkdwn, escape_mrkdwn
 
 log = logging.getLogger("escalator.handlers")
 
-UNEXPECTED = ("Something went wrong on our side and nothing was changed. Try again in a moment; "
-              "if it keeps happening, give your Escalator admin this reference: `{ref}`.")
+UNEXPECTED = ("Something went wrong on our side. Check `/escalate list mine` to see whether it went through "
+              "before you try again; if it keeps happening, give your Escalator admin this reference: `{ref}`.")
 
 
 def friendly(listener):

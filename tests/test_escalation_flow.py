@@ -244,3 +244,27 @@ def test_the_criteria_matrix_routes_on_open_and_suggests_when_escalating(harness
     refused = harness.driver.submit_view(AGENT, modal.id, {"Level": "Tier 2", "Trigger": "Impact",
                                                            "Reason": "x"})
     assert refused.status == 200
+
+
+def test_the_customer_is_told_in_their_channel_or_the_agent_gets_a_draft(database_url):
+    from dataclasses import replace
+
+    from bot.policy import load_policy
+    from tests.harness import Harness
+
+    policy = replace(load_policy(), customer_channels=(("ACME GmbH", "C0ACMECONNECT"),))
+    with Harness(database_url, policy=policy) as running:
+        running.sim.add_channel("C0ACMECONNECT", "acme-support")
+        running.new_ticket(Summary="Exports <b>time out</b>", Customer="acme gmbh", Severity="P2")
+        told = running.sim.wait_for(lambda: running.sim.messages("C0ACMECONNECT"), message="the customer update")
+        assert "We have escalated your request *ESC-1*" in told[0].rendered
+        assert "&lt;b&gt;time out&lt;/b&gt;" in told[0].rendered and "every 2h" in told[0].rendered
+        running.settle()
+        assert len(running.sim.messages("C0ACMECONNECT")) == 1
+
+        view = running.open_modal()
+        answer = running.driver.submit_view(AGENT, view.id, {"Summary": "Search broken", "Customer": "Globex",
+                                                             "Severity": "P3"})
+        shown = " ".join(b["text"]["text"] for b in answer.json["view"]["blocks"] if b["type"] == "section")
+        assert "*Tell the customer* (ready to copy)" in shown
+        assert "Hello Globex" in shown and "first response by" in shown and "&amp;lt;" not in shown
