@@ -4,11 +4,11 @@ All of them go through the outbox, inside the caller's transaction.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import alerts, messages, outbox
-from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote
+from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketEvent, TicketNote
 from bot.policy import Policy
 from bot.rendering import Mrkdwn
 
@@ -31,7 +31,8 @@ class TicketMessages:
     def post_briefing(self, session: Session, ticket: Ticket, came_from: TicketEvent | None = None,
                       earlier: SlackMessage | None = None) -> SlackMessage:
         payload = messages.briefing(ticket, ticket.level, self.policy, came_from, linked=earlier is not None,
-                                    notes=self.earlier_notes(session, ticket, ticket.level))
+                                    notes=self.earlier_notes(session, ticket, ticket.level),
+                                    **self._handoff_facts(session, ticket))
         return outbox.post(session, channel=self.policy.level(ticket.level).channel, payload=payload,
                            role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
 
@@ -51,8 +52,19 @@ class TicketMessages:
         briefing = session.get(SlackMessage, payload["message_id"])
         came_from = self._arrival_event(session, ticket, briefing)
         linked = came_from is not None and self._earlier_briefing(session, briefing) is not None
+        facts = self._handoff_facts(session, ticket) if ticket.level == briefing.level else {}
         return messages.briefing(ticket, briefing.level, self.policy, came_from, linked=linked,
-                                 notes=self.earlier_notes(session, ticket, briefing.level))
+                                 notes=self.earlier_notes(session, ticket, briefing.level), **facts)
+
+    def _handoff_facts(self, session: Session, ticket: Ticket) -> dict:
+        """SLA time left at this level and how often the ticket has changed levels."""
+        session.flush()
+        due = session.scalar(select(SlaClock.due_at).where(
+            SlaClock.ticket_id == ticket.id, SlaClock.cycle == ticket.cycle, SlaClock.kind == ClockKind.RESPONSE,
+            SlaClock.stopped_at.is_(None)))
+        moves = session.scalar(select(func.count()).select_from(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("escalated", "deescalated"))))
+        return {"response_due": due, "handoffs": moves or 0}
 
     def earlier_notes(self, session: Session, ticket: Ticket, level: str) -> list[tuple[str, str, str]]:
         """(level name, author, text) of the latest notes written at other levels."""

@@ -29,7 +29,8 @@ def trigger_label(trigger: str | None) -> str:
 
 
 def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent | None = None,
-             *, linked: bool = False, notes: list[tuple[str, str, str]] = ()) -> dict:
+             *, linked: bool = False, notes: list[tuple[str, str, str]] = (),
+             response_due: datetime | None = None, handoffs: int = 0) -> dict:
     current = ticket.level == level
     if not ticket.is_active:
         status = f"Resolved {local_time(ticket.resolved_at, policy)}" if ticket.resolved_at else "Resolved"
@@ -64,6 +65,8 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
         },
         came_from=came,
         notes=list(notes),
+        sla_line=_sla_line(response_due, policy) if current and ticket.is_active else None,
+        handoffs=handoffs,
         current=current,
         status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
         actions=ActionId,
@@ -170,6 +173,15 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
         "management_pinged": f"management told{reason}",
     }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
     return Mrkdwn(text)
+
+
+def _sla_line(due: datetime | None, policy: Policy) -> str | None:
+    if due is None:
+        return None
+    left = due - datetime.now(due.tzinfo)
+    when = local_time(due, policy)
+    return f"response due {when} ({format_duration(left)} left)" if left.total_seconds() > 0 \
+        else f"response breached {when}"
 
 
 def opened_confirmation(ticket: Ticket, policy: Policy, customer_note: dict | None = None) -> dict:

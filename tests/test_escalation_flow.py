@@ -1,5 +1,7 @@
 """The first slice end to end, as people use it: /escalate → modal → briefing →
 management ping → acknowledge → escalate, on SQLite and PostgreSQL."""
+import re
+
 from sqlalchemy import select
 
 from bot.ids import ActionId
@@ -106,6 +108,8 @@ def test_escalation_to_tier2_links_both_threads(harness):
 
     tier2 = harness.briefing(key, "tier2")
     assert "Escalated from Tier 1" in tier2.rendered and "Needs a specialist: data model" in tier2.rendered
+    assert re.search(r"response due \w{3} \d\d \w{3} \d\d:\d\d \w+ \((4h|3h 59m) left\)", tier2.rendered)
+    assert "1 handoff so far" in tier2.rendered
     assert "Re-ran the sync" in tier2.rendered
     note = harness.wait_thread(tier1, "Escalated to Tier 2")
     assert tier2.ts.replace(".", "") in note  # the permalink to the new briefing
