@@ -2,6 +2,7 @@
 has one unique key, written in the same transaction as its outbox row."""
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,9 +45,34 @@ def claim_many(session: Session, claims: list[dict]) -> set[str]:
                         claim.get("cycle", 0))
         rows[key] = dict(key=key, ticket_id=claim.get("ticket_id"), kind=claim["kind"], level=claim.get("level"),
                          threshold=claim.get("threshold", ""), cycle=claim.get("cycle", 0), created_at=now)
-    insert = _INSERT[session.get_bind().dialect.name]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _claim_many_postgresql(session, list(rows.values()))
     claimed = session.execute(
-        insert(Alert).values(list(rows.values())).on_conflict_do_nothing(index_elements=["key"])
+        _INSERT[dialect](Alert).values(list(rows.values())).on_conflict_do_nothing(index_elements=["key"])
         .returning(Alert.key)
     ).scalars().all()
+    return set(claimed)
+
+
+_CLAIM_ARRAYS = text("""
+    INSERT INTO alerts (key, ticket_id, kind, level, threshold, cycle, created_at)
+    SELECT k, t, kd, l, th, c, :created_at
+    FROM unnest(CAST(:keys AS varchar[]), CAST(:tickets AS integer[]), CAST(:kinds AS varchar[]),
+                CAST(:levels AS varchar[]), CAST(:thresholds AS varchar[]), CAST(:cycles AS integer[]))
+         AS claimed(k, t, kd, l, th, c)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+""")
+
+
+def _claim_many_postgresql(session: Session, rows: list[dict]) -> set[str]:
+    """The same claim with one array per column: a sweep's hundred claims are 7
+    parameters, not 700 (the driver's placeholder handling grows with the count)."""
+    claimed = session.execute(_CLAIM_ARRAYS, {
+        "keys": [r["key"] for r in rows], "tickets": [r["ticket_id"] for r in rows],
+        "kinds": [r["kind"] for r in rows], "levels": [r["level"] for r in rows],
+        "thresholds": [r["threshold"] for r in rows], "cycles": [r["cycle"] for r in rows],
+        "created_at": rows[0]["created_at"].replace(tzinfo=None),  # the column holds naive UTC
+    }).scalars().all()
     return set(claimed)
