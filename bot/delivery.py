@@ -51,6 +51,9 @@ class DeliveryOptions:
     max_backoff: float = 30.0
     batch: int = 200
     wake_debounce: float = 0.1  # seconds to gather a burst of new rows into one claim
+    # claim a paced channel's next row this early and hold it until the channel opens,
+    # so the claim's own latency doesn't stretch every per-channel gap
+    claim_ahead: timedelta = timedelta(milliseconds=100)
 
 
 class _RenderFailed(Exception):
@@ -134,10 +137,10 @@ class OutboxWorker:
         with self._in_flight_lock:
             busy = set(self._in_flight)
         claimed = self._claim(limit=limit, skip_channels=busy)
-        for row_id, channel in claimed:
+        for row_id, channel, opens_at in claimed:
             with self._in_flight_lock:
                 self._in_flight.add(channel)
-            self._pool.submit(self._deliver, row_id).add_done_callback(
+            self._pool.submit(self._deliver, row_id, opens_at).add_done_callback(
                 lambda _future, channel=channel: self._finished(channel))
         return len(claimed)
 
@@ -152,7 +155,9 @@ class OutboxWorker:
         now = utcnow()
         with self.sessions() as session:
             candidates = [
-                session.scalar(select(func.min(ChannelPacing.not_before)).where(ChannelPacing.not_before > now)),
+                _minus(session.scalar(select(func.min(ChannelPacing.not_before))
+                                      .where(ChannelPacing.not_before > now + self.options.claim_ahead)),
+                       self.options.claim_ahead),
                 session.scalar(select(func.min(OutboxMessage.not_before)).where(
                     OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before > now)),
             ]
@@ -162,9 +167,9 @@ class OutboxWorker:
     def run_once(self) -> int:
         """Claim what is due, deliver it and wait for the sends; returns how many rows
         were attempted. (Tests and the demo; the running worker uses _loop.)"""
-        claimed = [row_id for row_id, _channel in self._claim(limit=self.options.concurrency)]
+        claimed = self._claim(limit=self.options.concurrency)
         if claimed:
-            list(self._pool.map(self._deliver, claimed))
+            list(self._pool.map(lambda claim: self._deliver(claim[0], claim[2]), claimed))
         return len(claimed)
 
     def drain(self, timeout: float = 10.0) -> bool:
@@ -183,7 +188,8 @@ class OutboxWorker:
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING))
 
     # --- claiming ---------------------------------------------------------
-    def _claim(self, limit: int, skip_channels: set[str] = frozenset()) -> list[tuple[int, str]]:
+    def _claim(self, limit: int, skip_channels: set[str] = frozenset()) -> list[tuple[int, str, datetime | None]]:
+        """(row id, channel, when the channel opens) of the rows claimed now."""
         now = utcnow()
         earlier = aliased(OutboxMessage)
         parent = aliased(SlackMessage)
@@ -200,7 +206,8 @@ class OutboxWorker:
                     earlier.id < OutboxMessage.id,
                     earlier.status == OutboxStatus.PENDING,
                 ),
-                ~exists().where(ChannelPacing.channel == OutboxMessage.channel, ChannelPacing.not_before > now),
+                ~exists().where(ChannelPacing.channel == OutboxMessage.channel,
+                                ChannelPacing.not_before > now + self.options.claim_ahead),
                 # a reply waits for its thread's root, a link for its target, an update for its post
                 or_(OutboxMessage.thread_message_id.is_(None),
                     exists().where(parent.id == OutboxMessage.thread_message_id, parent.ts.is_not(None))),
@@ -238,7 +245,11 @@ class OutboxWorker:
                     .values(lease_until=now + self.options.lease, claimed_by=self.worker_id,
                             attempts=OutboxMessage.attempts + 1)
                 )
-        return [(row_id, channel) for channel, row_id in chosen.items()]
+                opens = dict(session.execute(select(ChannelPacing.channel, ChannelPacing.not_before)
+                                             .where(ChannelPacing.channel.in_(list(chosen)))).all())
+            else:
+                opens = {}
+        return [(row_id, channel, opens.get(channel)) for channel, row_id in chosen.items()]
 
     def _fail_orphans(self, session: Session) -> None:
         """Fail rows that wait for a post which has already failed for good.
@@ -269,7 +280,11 @@ class OutboxWorker:
             self._give_up_on_dependant(session, row, failed_id, kind)
 
     # --- sending ---------------------------------------------------------
-    def _deliver(self, row_id: int) -> None:
+    def _deliver(self, row_id: int, opens_at: datetime | None = None) -> None:
+        if opens_at is not None:  # claimed ahead: wait for the channel's turn
+            wait = (opens_at - utcnow()).total_seconds()
+            if wait > 0:
+                time.sleep(min(wait, self.options.claim_ahead.total_seconds()))
         try:
             job = self._load(row_id)
         except _RenderFailed as failed:
@@ -441,6 +456,10 @@ class OutboxWorker:
                 pacing = session.get(ChannelPacing, channel, with_for_update=True, populate_existing=True)
         if pacing.not_before < not_before:
             pacing.not_before = not_before
+
+
+def _minus(moment: datetime | None, delta: timedelta) -> datetime | None:
+    return moment - delta if moment is not None else None
 
 
 _PLACEHOLDER_LINK = re.compile(re.escape(outbox.LINK_PLACEHOLDER) + r"([^>]*)>")
