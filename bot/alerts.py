@@ -55,8 +55,7 @@ def claim_many(session: Session, claims: list[dict]) -> set[str]:
     return set(claimed)
 
 
-_CLAIM_ARRAYS = text("""
-    INSERT INTO alerts (key, ticket_id, kind, level, threshold, cycle, created_at)
+_CLAIM_ARRAYS = text("""INSERT INTO alerts (key, ticket_id, kind, level, threshold, cycle, created_at)
     SELECT k, t, kd, l, th, c, :created_at
     FROM unnest(CAST(:keys AS varchar[]), CAST(:tickets AS integer[]), CAST(:kinds AS varchar[]),
                 CAST(:levels AS varchar[]), CAST(:thresholds AS varchar[]), CAST(:cycles AS integer[]))

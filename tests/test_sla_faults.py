@@ -372,7 +372,7 @@ def blocked_on_alerts(database_url: str) -> bool:
         with engine.connect() as connection:
             return bool(connection.scalar(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query ILIKE 'INSERT INTO alerts%' AND pid <> pg_backend_pid()")))
+                "AND query ILIKE '%INSERT INTO alerts%' AND pid <> pg_backend_pid()")))
     finally:
         engine.dispose()
 
