@@ -43,9 +43,12 @@ class Assignment:
             self._assign(session, ticket, user_id, user_id, "took it")
             return ticket
 
-    def reassign(self, ticket_id: int, assignee_id: str | None, actor_id: str) -> Ticket:
+    def reassign(self, ticket_id: int, assignee_id: str | None, actor_id: str, *,
+                 seen_cycle: int | None = None) -> Ticket:
         with transaction(self.desk.sessions) as session:
             ticket = self.desk.lock(session, ticket_id)
+            self.desk.require_active(ticket, "reassigned")
+            self.desk.require_unchanged(session, ticket, seen_cycle)
             self.desk.authorize(ticket, actor_id, "reassign")
             if not assignee_id or not self.policy.is_member(ticket.level, assignee_id):
                 raise InvalidInput({BlockId.ASSIGNEE: f"Choose a member of {self.policy.level_name(ticket.level)}."})

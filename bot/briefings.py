@@ -86,21 +86,21 @@ class TicketMessages:
                   link_to: SlackMessage | None = None) -> None:
         self.note(session, ticket, briefing, messages.thread_note(text), link_to)
 
-    def ping_management(self, session: Session, ticket: Ticket, briefing: SlackMessage,
-                        reasons: dict[str, str]) -> list[str]:
-        """Tell management, mentioning the managers: once per ticket per reason, ever.
-        Returns the reasons told now."""
+    def ping(self, session: Session, ticket: Ticket, briefing: SlackMessage, reasons: dict[str, str],
+             audience: str = "management") -> list[str]:
+        """Tell management (or the executive level), mentioning its members: once per
+        ticket per reason, ever. Returns the reasons told now."""
         fresh = [text for code, text in reasons.items()
-                 if alerts.record_once(session, kind="ping", ticket_id=ticket.id, level="management",
+                 if alerts.record_once(session, kind="ping", ticket_id=ticket.id, level=audience,
                                        threshold=code)]
         if not fresh:
             return []
-        management = self.policy.level("management")
-        in_thread = briefing.channel == management.channel  # the briefing is already there
+        told = self.policy.level(audience)
+        in_thread = briefing.channel == told.channel  # the briefing is already there
         outbox.post(
-            session, channel=management.channel,
-            payload=messages.management_ping(ticket, self.policy, fresh, linked=not in_thread),
-            role="ping", ticket_id=ticket.id, level="management",
+            session, channel=told.channel,
+            payload=messages.leadership_ping(ticket, self.policy, audience, fresh, linked=not in_thread),
+            role="ping", ticket_id=ticket.id, level=audience,
             thread=briefing if in_thread else None, link_to=None if in_thread else briefing,
         )
         return fresh

@@ -12,9 +12,13 @@ class ActionContext:
     channel: str | None = None  # where the person started (for ephemeral answers)
     permalink: str | None = None  # the message a shortcut started from
     event_id: int | None = None  # the ticket event a button acts on (Undo)
+    cycle: int | None = None  # the ticket's stay at a level when a modal opened (stale after a move)
+    page: int | None = None  # a page of /escalate list
+    scope: str | None = None  # what /escalate list lists (mine, a level key, or everything)
 
     def encode(self) -> str:
-        short = {"t": self.ticket_id, "l": self.level, "c": self.channel, "p": self.permalink, "e": self.event_id}
+        short = {"t": self.ticket_id, "l": self.level, "c": self.channel, "p": self.permalink, "e": self.event_id,
+                 "n": self.cycle, "g": self.page, "s": self.scope}
         return json.dumps({k: v for k, v in short.items() if v is not None}, separators=(",", ":"))
 
     @classmethod
@@ -26,10 +30,12 @@ class ActionContext:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        ticket_id, event_id = data.get("t"), data.get("e")
         return cls(
-            ticket_id=ticket_id if isinstance(ticket_id, int) else None,
-            event_id=event_id if isinstance(event_id, int) else None,
+            ticket_id=_int_or_none(data.get("t")),
+            event_id=_int_or_none(data.get("e")),
+            cycle=_int_or_none(data.get("n")),
+            page=_int_or_none(data.get("g")),
+            scope=_str_or_none(data.get("s")),
             level=_str_or_none(data.get("l")),
             channel=_str_or_none(data.get("c")),
             permalink=_str_or_none(data.get("p")),
@@ -41,3 +47,7 @@ class ActionContext:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

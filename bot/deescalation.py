@@ -18,10 +18,12 @@ class Deescalation:
         self.desk = desk
         self.policy = desk.policy
 
-    def deescalate(self, ticket_id: int, to_level: str, reason: str, actor_id: str) -> Ticket:
+    def deescalate(self, ticket_id: int, to_level: str, reason: str, actor_id: str,
+                   *, seen_cycle: int | None = None) -> Ticket:
         with transaction(self.desk.sessions) as session:
             ticket = self.desk.lock(session, ticket_id)
-            self._require_active(ticket)
+            self.desk.require_active(ticket, "de-escalated")
+            self.desk.require_unchanged(session, ticket, seen_cycle)
             self.desk.authorize(ticket, actor_id, "de-escalate")
             if to_level not in self.policy.deescalation_targets(ticket.level):
                 raise Conflict(f"{ticket.key} is at {escape_mrkdwn(self.policy.level_name(ticket.level))}; "
@@ -33,7 +35,7 @@ class Deescalation:
         """Engineering has mitigated: back to the follow-up level for the customer."""
         with transaction(self.desk.sessions) as session:
             ticket = self.desk.lock(session, ticket_id)
-            self._require_active(ticket)
+            self.desk.require_active(ticket, "de-escalated")
             self.desk.authorize(ticket, actor_id, "mark mitigated")
             target = self.policy.mitigated_to
             if target not in self.policy.deescalation_targets(ticket.level):
@@ -46,7 +48,7 @@ class Deescalation:
     def undo(self, ticket_id: int, event_id: int | None, actor_id: str) -> Ticket:
         with transaction(self.desk.sessions) as session:
             ticket = self.desk.lock(session, ticket_id)
-            self._require_active(ticket)
+            self.desk.require_active(ticket, "changed")
             event = session.get(TicketEvent, event_id) if event_id else None
             if event is None or event.ticket_id != ticket.id or event.kind != "deescalated":
                 raise Conflict("There is no de-escalation to undo here.")
@@ -67,8 +69,3 @@ class Deescalation:
             self.desk.move(session, ticket, event.from_level, "undo",
                            f"undid the de-escalation to {self.policy.level_name(event.to_level or '')}", actor_id)
             return ticket
-
-    @staticmethod
-    def _require_active(ticket: Ticket) -> None:
-        if not ticket.is_active:
-            raise Conflict(f"{ticket.key} is resolved; reopen it first.")

@@ -25,7 +25,7 @@ from bot.models import (ClockKind, SlackMessage, SlaClock, Ticket, TicketEvent, 
                         TicketStatus, utcnow)
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
-from bot.routing import management_reasons
+from bot.routing import executive_reasons, management_reasons
 from bot.sla.clocks import ClockBook
 
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
@@ -116,7 +116,7 @@ class EscalationDesk:
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._tell_customer(session, ticket)
-            self._ping_management(session, ticket, briefing, management_reasons(ticket, self.policy))
+            self.tell_leaders(session, ticket, briefing)
             self._arrived(session, ticket)
             self.capacity.check(session, ticket.level)
             self.changed(session, ticket)
@@ -126,7 +126,7 @@ class EscalationDesk:
     def acknowledge(self, ticket_id: int, user_id: str, *, at_level: str | None = None) -> Ticket:
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
-            self._require_active(ticket, "acknowledged")
+            self.require_active(ticket, "acknowledged")
             if at_level and at_level != ticket.level:
                 raise Conflict(f"{ticket.key} has moved on to {escape_mrkdwn(self.policy.level_name(ticket.level))}; "
                                "act on its briefing there.")
@@ -184,11 +184,13 @@ class EscalationDesk:
             self.slack.refresh_briefing(session, ticket, briefing)
             self.changed(session, ticket)
 
-    def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str) -> Ticket:
+    def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str,
+                         *, seen_cycle: int | None = None) -> Ticket:
         """Pause the SLA clocks until the customer answers; the paused time is kept."""
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
-            self._require_active(ticket, "paused")
+            self.require_active(ticket, "paused")
+            self.require_unchanged(session, ticket, seen_cycle)
             self.authorize(ticket, actor_id, "pause")
             if ticket.status == TicketStatus.WAITING:
                 raise Conflict(f"{ticket.key} is already waiting on the customer.")
@@ -205,10 +207,11 @@ class EscalationDesk:
             self.changed(session, ticket)
             return ticket
 
-    def resume(self, ticket_id: int, actor_id: str, reason: str = "") -> Ticket:
+    def resume(self, ticket_id: int, actor_id: str, reason: str = "", *, seen_cycle: int | None = None) -> Ticket:
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
-            self._require_active(ticket, "resumed")
+            self.require_active(ticket, "resumed")
+            self.require_unchanged(session, ticket, seen_cycle)
             self.authorize(ticket, actor_id, "resume")
             if ticket.status != TicketStatus.WAITING:
                 raise Conflict(f"{ticket.key} isn't waiting on the customer.")
@@ -227,34 +230,13 @@ class EscalationDesk:
             self.changed(session, ticket)
             return ticket
 
-    def change_severity(self, ticket_id: int, severity: str, actor_id: str) -> Ticket:
-        """New targets from the same starts: elapsed and paused time are kept."""
-        with transaction(self.sessions) as session:
-            ticket = self._lock(session, ticket_id)
-            self._require_active(ticket, "changed")
-            self.authorize(ticket, actor_id, "change the severity of")
-            if severity not in self.policy.severities:
-                raise Conflict(f"{escape_mrkdwn(severity)} is not a severity (P1 to P4).")
-            previous, ticket.severity = ticket.severity, severity
-            self._event(session, ticket, "severity_changed", actor_id, reason=f"{previous} → {severity}")
-            self.clocks.recompute_all(session, ticket)
-            entry = self.policy.severities[severity].entry
-            if (ticket.level == self.policy.severities[previous].entry
-                    and entry in self.policy.deescalation_targets(ticket.level)):
-                # it came in at the old severity's entry level; the new severity enters lower
-                self.move(session, ticket, entry, "severity_lowered",
-                          f"severity lowered {previous} → {severity}, which enters at {self.policy.level_name(entry)}",
-                          actor_id, kind="deescalated")
-            else:
-                self.slack.refresh_briefing(session, ticket, self.slack.current_briefing(session, ticket))
-                self.changed(session, ticket)
-            return ticket
-
     # --- escalating -----------------------------------------------------------
-    def escalate(self, ticket_id: int, request: EscalationRequest, actor_id: str) -> Ticket:
+    def escalate(self, ticket_id: int, request: EscalationRequest, actor_id: str,
+                 *, seen_cycle: int | None = None) -> Ticket:
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
-            self._require_active(ticket, "escalated")
+            self.require_active(ticket, "escalated")
+            self.require_unchanged(session, ticket, seen_cycle)
             self.authorize(ticket, actor_id, "escalate", requester_may=True)
             if request.to_level not in self.policy.escalation_targets(ticket.level, self.suggestion(ticket)[0]):
                 raise Conflict(f"{ticket.key} is already at {escape_mrkdwn(self.policy.level_name(ticket.level))}; "
@@ -294,7 +276,7 @@ class EscalationDesk:
         if to_level in ("management", "executive"):
             session.flush()  # the ping's ledger key names the escalation event
             told = f"escalated to {self.policy.level_name(to_level)}: {reason}"
-            self._ping_management(session, ticket, new_briefing, {f"escalated:{event.id}": told})
+            self.tell_leaders(session, ticket, new_briefing, {f"escalated:{event.id}": told})
         self._arrived(session, ticket)
         session.flush()
         self.capacity.check(session, from_level)
@@ -303,10 +285,12 @@ class EscalationDesk:
         return event
 
     # --- resolving ------------------------------------------------------------
-    def resolve(self, ticket_id: int, resolution: Resolution, actor_id: str) -> Ticket:
+    def resolve(self, ticket_id: int, resolution: Resolution, actor_id: str,
+                *, seen_cycle: int | None = None) -> Ticket:
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
-            self._require_active(ticket, "resolved")
+            self.require_active(ticket, "resolved")
+            self.require_unchanged(session, ticket, seen_cycle)
             self.authorize(ticket, actor_id, "resolve")
             now = utcnow()
             self._close_pause(session, ticket, now)
@@ -412,10 +396,31 @@ class EscalationDesk:
                                                                TicketPause.ended_at.is_(None))):
             pause.ended_at = now
 
-    @staticmethod
-    def _require_active(ticket: Ticket, verb: str) -> None:
-        if not ticket.is_active:
-            raise Conflict(f"{ticket.key} is already resolved, so it can't be {verb}.")
+    def require_active(self, ticket: Ticket, verb: str) -> None:
+        if ticket.is_active:
+            return
+        resolved = next((e for e in reversed(ticket.events) if e.kind == "resolved"), None)
+        by = f" by <@{resolved.actor_id}> ({messages.local_time(resolved.at, self.policy)})" if resolved else ""
+        raise Conflict(f"{ticket.key} was resolved{by}, so it can't be {verb}. Nothing changed; "
+                       "reopen it from its briefing if it needs more work.")
+
+    def require_current(self, ticket: Ticket, seen_cycle: int | None, verb: str) -> None:
+        """require_active and require_unchanged before a form is judged (outside a write)."""
+        self.require_active(ticket, verb)  # a ticket from find(): its events are loaded
+        with self.sessions() as session:
+            self.require_unchanged(session, ticket, seen_cycle)
+
+    def require_unchanged(self, session: Session, ticket: Ticket, seen_cycle: int | None) -> None:
+        """A modal opened during one stay of the ticket at a level is stale once the
+        ticket has moved or been reopened: the person is told what happened instead."""
+        if seen_cycle is None or seen_cycle == ticket.cycle:
+            return
+        moved = session.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("escalated", "deescalated", "reopened")))
+            .order_by(TicketEvent.id.desc())).first()
+        what = f": {messages.describe_event(moved, self.policy)}" if moved else ""
+        raise Conflict(f"{ticket.key} changed while you had this open{what}. Nothing changed; it is now at "
+                       f"{escape_mrkdwn(self.policy.level_name(ticket.level))}, so act on its briefing there.")
 
     @staticmethod
     def _event(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
@@ -424,8 +429,14 @@ class EscalationDesk:
         session.add(event)
         return event
 
-    def _ping_management(self, session: Session, ticket: Ticket, briefing: SlackMessage,
-                         reasons: dict[str, str]) -> None:
-        told = self.slack.ping_management(session, ticket, briefing, reasons)
-        if told:
-            self._event(session, ticket, "management_pinged", None, to_level="management", reason=", ".join(told))
+    def tell_leaders(self, session: Session, ticket: Ticket, briefing: SlackMessage | None,
+                     management: dict[str, str] | None = None) -> None:
+        """Ping management, and the executive level for critical business impact, about
+        every reason that holds now and wasn't told before (`management`: extra reasons)."""
+        if briefing is None:
+            return
+        reasons = {**management_reasons(ticket, self.policy), **(management or {})}
+        for audience, why in (("management", reasons), ("executive", executive_reasons(ticket, self.policy))):
+            told = self.slack.ping(session, ticket, briefing, why, audience)
+            if told:
+                self._event(session, ticket, f"{audience}_pinged", None, to_level=audience, reason=", ".join(told))

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from bot.errors import InvalidInput
 from bot.ids import BlockId
 from bot.policy import Policy
-from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, TRIGGERS
+from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, TICKET_FLAGS, TRIGGERS
 
 MAX_SUMMARY = 20_000  # stored whole; messages cut it to fit Block Kit
 MAX_CUSTOMER = 200
@@ -69,6 +69,35 @@ def parse_new_ticket(values: dict) -> NewTicket:
     if errors:
         raise InvalidInput(errors)
     return NewTicket(summary, customer, severity, impact, complexity, steps, revenue, flags)
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What the criteria matrix and the pings look at, as someone updates them."""
+
+    severity: str
+    impact: str
+    complexity: str
+    revenue_at_risk: Decimal | None
+    flags: frozenset[str]
+
+
+def parse_facts(values: dict) -> TicketFacts:
+    errors: dict[str, str] = {}
+    severity = _text(values, BlockId.SEVERITY)
+    if severity not in SEVERITY_LABELS:
+        errors[BlockId.SEVERITY] = "Choose a severity, P1 to P4."
+    impact = _text(values, BlockId.IMPACT)
+    if impact not in IMPACTS:
+        errors[BlockId.IMPACT] = "Choose who is affected."
+    complexity = _text(values, BlockId.COMPLEXITY)
+    if complexity not in COMPLEXITIES:
+        errors[BlockId.COMPLEXITY] = "Choose how complex the problem is."
+    revenue = _parse_revenue(_text(values, BlockId.REVENUE), errors)
+    flags = frozenset(flag for flag in (values.get(BlockId.FLAGS) or []) if flag in TICKET_FLAGS)
+    if errors:
+        raise InvalidInput(errors)
+    return TicketFacts(severity, impact, complexity, revenue, flags)
 
 
 def _parse_revenue(text: str, errors: dict[str, str]) -> Decimal | None:

@@ -14,6 +14,8 @@ class ActionId(StrEnum):
     UNDO = "ticket.undo"
     TAKE = "ticket.take"
     REASSIGN = "ticket.reassign"
+    UPDATE_FACTS = "ticket.facts"
+    LIST_PAGE = "list.page"
 
 
 class CallbackId(StrEnum):
@@ -24,6 +26,7 @@ class CallbackId(StrEnum):
     RESUME_MODAL = "ticket.resume"
     DEESCALATE_MODAL = "ticket.deescalate"
     REASSIGN_MODAL = "ticket.reassign"
+    FACTS_MODAL = "ticket.facts"
     MESSAGE_SHORTCUT = "escalate_message"
     GLOBAL_SHORTCUT = "new_escalation"
 

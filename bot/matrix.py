@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.vocabulary import COMPLEXITIES, FLAGS, IMPACTS
+from bot.vocabulary import COMPLEXITIES, IMPACTS, TICKET_FLAGS
 
-FACTS = {"impact": IMPACTS, "complexity": COMPLEXITIES, "flags": FLAGS}
+FACTS = {"impact": IMPACTS, "complexity": COMPLEXITIES, "flags": TICKET_FLAGS}
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Fired:
 DEFAULT_CRITERIA = {
     "tier1": {"to": "tier2", "impact": ["multiple_users", "system_wide"],
               "complexity": ["cant_diagnose", "needs_development"], "flags": ["asked_for_manager"]},
-    "tier2": {"to": "tier3", "impact": ["system_wide"], "complexity": ["needs_development"]},
+    "tier2": {"to": "tier3", "impact": ["system_wide"], "complexity": ["needs_development"],
+              "flags": ["asked_again"]},
 }
 
 

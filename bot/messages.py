@@ -11,13 +11,14 @@ from bot.outbox import LINK_PLACEHOLDER
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn, render
 from bot.routing import management_reasons
-from bot.vocabulary import AUTOMATIC_TRIGGERS, COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS, TRIGGERS
+from bot.vocabulary import (AUTOMATIC_TRIGGERS, COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS,
+                            TICKET_FLAGS, TRIGGERS)
 
 LINK_OPEN = Mrkdwn(LINK_PLACEHOLDER)  # followed by a label and ">" in templates
 
 
 def ticket_flags(ticket: Ticket) -> list[str]:
-    return [label for key, label in FLAGS.items() if getattr(ticket, key)]
+    return [label for key, label in TICKET_FLAGS.items() if getattr(ticket, key)]
 
 
 def local_time(moment: datetime, policy: Policy) -> str:
@@ -81,11 +82,13 @@ def thread_note(text: Mrkdwn) -> dict:
     return render("thread_note.json.j2", note=text)
 
 
-def management_ping(ticket: Ticket, policy: Policy, reasons: list[str], *, linked: bool) -> dict:
+def leadership_ping(ticket: Ticket, policy: Policy, audience: str, reasons: list[str], *, linked: bool) -> dict:
+    """Management or the executive level asked to look: audience is the level key."""
     return render(
-        "management_ping.json.j2",
+        "leadership_ping.json.j2",
         ticket=ticket,
-        managers=policy.managers,
+        members=policy.level(audience).members,
+        audience=policy.level_name(audience).lower(),
         reasons=reasons,
         customer=bool(ticket.customer),
         level_name=policy.level_name(ticket.level),
@@ -171,6 +174,8 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
         "resumed": f"resumed by {who}{reason}",
         "resolved": f"resolved by {who}{reason}",
         "management_pinged": f"management told{reason}",
+        "executive_pinged": f"executive level told{reason}",
+        "facts_changed": f"facts updated by {who}{reason}",
     }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
     return Mrkdwn(text)
 
@@ -229,6 +234,20 @@ def deescalate_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> 
     return render("modals/deescalate.json.j2", callback_id=CallbackId.DEESCALATE_MODAL,
                   metadata=context.encode(), ticket=ticket, level_name=policy.level_name(ticket.level),
                   targets=targets)
+
+
+def facts_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
+    revenue = ticket.revenue_at_risk
+    return render(
+        "modals/facts.json.j2", callback_id=CallbackId.FACTS_MODAL, metadata=context.encode(), ticket=ticket,
+        level_name=policy.level_name(ticket.level),
+        options={"severities": SEVERITY_LABELS, "impacts": IMPACTS, "complexities": COMPLEXITIES,
+                 "flags": TICKET_FLAGS},
+        current={"severity": ticket.severity, "impact": ticket.impact, "complexity": ticket.complexity},
+        revenue=f"{revenue.normalize():f}" if revenue is not None else "",
+        flags={flag for flag in TICKET_FLAGS if getattr(ticket, flag)},
+        revenue_threshold=policy.revenue_threshold, executive_revenue_threshold=policy.executive_revenue_threshold,
+    )
 
 
 def reassign_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:

@@ -67,6 +67,7 @@ class Ticket(Base):
     executive_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     asked_for_manager: Mapped[bool] = mapped_column(Boolean, default=False)
     brand_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    asked_again: Mapped[bool] = mapped_column(Boolean, default=False)  # the customer escalated again
     revenue_at_risk: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
     steps_taken: Mapped[str] = mapped_column(Text, default="")
     level: Mapped[str] = mapped_column(String(20), index=True)

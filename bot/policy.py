@@ -104,6 +104,7 @@ class Policy:
     priority: PriorityWeights = PriorityWeights()
     criteria: tuple = ()  # bot.matrix.Rung, the escalation criteria matrix
     customer_channels: tuple[tuple[str, str], ...] = ()  # customer name → Slack Connect channel
+    executive_revenue_threshold: Decimal = Decimal(100000)  # revenue at risk that tells the executive level
 
     def customer_channel(self, customer: str) -> str | None:
         wanted = customer.strip().casefold()
@@ -156,6 +157,12 @@ class Policy:
             return []
         return list(reversed(LADDER[: LADDER.index(level_key)]))
 
+    @staticmethod
+    def is_above(level_key: str, other: str) -> bool:
+        """Higher on the ladder; the planning queue sits below tier1."""
+        rank = lambda key: LADDER.index(key) if key in LADDER else -1  # noqa: E731
+        return rank(level_key) > rank(other)
+
     def levels_of(self, user_id: str) -> list[str]:
         return [key for key, level in self.levels.items() if user_id in level.members]
 
@@ -200,6 +207,11 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
     sweep_interval = duration("sweep_interval", data.get("sweep_interval", "60s"))
     warn_at = _parse_fraction("warn_at", data.get("warn_at", 0.75), problems)
     revenue_threshold = _parse_amount("revenue_threshold", data.get("revenue_threshold", 10000), problems)
+    executive_revenue_threshold = _parse_amount(
+        "executive_revenue_threshold", data.get("executive_revenue_threshold", 100000), problems)
+    if executive_revenue_threshold < revenue_threshold:
+        problems.append("executive_revenue_threshold: must be at least revenue_threshold "
+                        f"({revenue_threshold:,.0f})")
     levels = _parse_levels(data.get("levels"), problems)
 
     severities: dict[str, Severity] = {}
@@ -279,6 +291,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         priority=priority,
         criteria=criteria,
         customer_channels=tuple((str(name), str(channel)) for name, channel in customer_channels.items()),
+        executive_revenue_threshold=executive_revenue_threshold,
     )
 
 

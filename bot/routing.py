@@ -23,3 +23,15 @@ def management_reasons(ticket: Ticket, policy: Policy) -> dict[str, str]:
     if ticket.asked_for_manager:
         reasons["asked_for_manager"] = "customer asked for a manager"
     return reasons
+
+
+def executive_reasons(ticket: Ticket, policy: Policy) -> dict[str, str]:
+    """Critical business impact, which the executive level hears of too: revenue at
+    risk at or above `executive_revenue_threshold`, or a P1 for a VIP customer."""
+    reasons = {}
+    if ticket.severity == "P1" and ticket.vip:
+        reasons["p1_vip"] = "P1 for a VIP customer"
+    if ticket.revenue_at_risk is not None and ticket.revenue_at_risk >= policy.executive_revenue_threshold:
+        reasons["revenue"] = (f"revenue at risk {ticket.revenue_at_risk:,.0f} "
+                              f"(executive threshold {policy.executive_revenue_threshold:,.0f})")
+    return reasons

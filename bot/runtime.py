@@ -16,6 +16,7 @@ from bot.delivery import DeliveryOptions, OutboxWorker
 from bot.assignment import Assignment
 from bot.deescalation import Deescalation
 from bot.desk import EscalationDesk
+from bot.facts import FactUpdates
 from bot.events import EventLedger
 from bot.home import HomeTab
 from bot.sla.digest import DailyDigest
@@ -34,6 +35,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     desk: EscalationDesk
     deescalation: Deescalation
+    facts: FactUpdates
     assignment: Assignment
     events: EventLedger
     home: HomeTab
@@ -80,7 +82,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     worker = OutboxWorker(sessions, outbox_client(settings), delivery,
                           renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
-                   deescalation=Deescalation(desk), assignment=Assignment(desk),
+                   deescalation=Deescalation(desk), assignment=Assignment(desk), facts=FactUpdates(desk),
                    events=EventLedger(sessions), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker)

@@ -26,6 +26,13 @@ FLAGS = {
     "brand_risk": "Brand reputation risk",
 }
 
+# Facts that arise once a ticket is under way: offered when its facts are updated
+# (the New escalation modal keeps the four flags above).
+LATER_FLAGS = {
+    "asked_again": "Customer escalated again",
+}
+TICKET_FLAGS = {**FLAGS, **LATER_FLAGS}
+
 TRIGGERS = {
     "time_limit": "Time limit",
     "complexity": "Complexity",
@@ -40,6 +47,8 @@ AUTOMATIC_TRIGGERS = {
     "mitigated": "Mitigated",
     "undo": "Undo",
     "severity_lowered": "Severity lowered",
+    "severity_raised": "Severity raised",
+    "criteria": "Criteria matrix",
 }
 
 STATUS_LABELS = {

@@ -1,5 +1,5 @@
 """Buttons on a briefing (Acknowledge, Escalate, De-escalate, Mitigated, Waiting on customer /
-Resume, Resolve, Reopen, Take it, Reassign) and Undo on a de-escalation's note."""
+Resume, Resolve, Reopen, Take it, Reassign, Update facts) and Undo on a de-escalation's note."""
 from __future__ import annotations
 
 from bot import messages
@@ -17,35 +17,35 @@ def register(app, runtime: Runtime) -> None:
         ticket_context: ActionContext = context["ticket_context"]
         if ticket_context.ticket_id is None:
             raise TicketNotFound("this message")
-        return ticket_context, desk.find(f"ESC-{ticket_context.ticket_id}")
+        return desk.find(f"ESC-{ticket_context.ticket_id}")
 
     def modal_button(action: ActionId, verb: str, build_view, *, requester_may: bool = False) -> None:
-        """A button that opens a modal for people allowed to `verb` the ticket."""
+        """A button that opens a modal for people allowed to `verb` the ticket. The modal
+        remembers the ticket's stay at its level, so a submission after a move is refused."""
 
         @app.action(action.value)
         @friendly
         def open_modal(ack, body, client, respond, context):
-            ticket_context, ticket = ticket_from(context)
+            ticket = ticket_from(context)
             desk.authorize(ticket, body["user"]["id"], verb, requester_may=requester_may)
             ack()
-            client.views_open(trigger_id=body["trigger_id"], view=build_view(ticket, ticket_context))
+            opened = ActionContext(ticket_id=ticket.id, level=ticket.level, cycle=ticket.cycle,
+                                   channel=(body.get("channel") or {}).get("id"))
+            client.views_open(trigger_id=body["trigger_id"], view=build_view(ticket, opened))
 
         open_modal.__name__ = f"open_{action.name.lower()}_modal"
 
-    def context_of(ticket):
-        return ActionContext(ticket_id=ticket.id)
-
-    modal_button(ActionId.ESCALATE, "escalate", requester_may=True, build_view=lambda ticket, clicked: (
-        messages.escalate_modal(ticket, policy, ActionContext(ticket_id=ticket.id, level=clicked.level),
-                                desk.suggestion(ticket))))
-    modal_button(ActionId.DEESCALATE, "de-escalate",
-                 lambda ticket, _: messages.deescalate_modal(ticket, policy, context_of(ticket)))
-    modal_button(ActionId.WAIT, "pause", lambda ticket, _: messages.wait_modal(ticket, context_of(ticket)))
-    modal_button(ActionId.RESUME, "resume", lambda ticket, _: messages.resume_modal(ticket, context_of(ticket)))
-    modal_button(ActionId.RESOLVE, "resolve",
-                 lambda ticket, _: messages.resolve_modal(ticket, policy, context_of(ticket)))
-    modal_button(ActionId.REASSIGN, "reassign",
-                 lambda ticket, _: messages.reassign_modal(ticket, policy, context_of(ticket)))
+    modal_button(ActionId.ESCALATE, "escalate", requester_may=True, build_view=lambda ticket, opened: (
+        messages.escalate_modal(ticket, policy, opened, desk.suggestion(ticket))))
+    modal_button(ActionId.DEESCALATE, "de-escalate", lambda ticket, opened: messages.deescalate_modal(
+        ticket, policy, opened))
+    modal_button(ActionId.WAIT, "pause", messages.wait_modal)
+    modal_button(ActionId.RESUME, "resume", messages.resume_modal)
+    modal_button(ActionId.RESOLVE, "resolve", lambda ticket, opened: messages.resolve_modal(ticket, policy, opened))
+    modal_button(ActionId.REASSIGN, "reassign", lambda ticket, opened: messages.reassign_modal(
+        ticket, policy, opened))
+    modal_button(ActionId.UPDATE_FACTS, "update the facts of", requester_may=True,
+                 build_view=lambda ticket, opened: messages.facts_modal(ticket, policy, opened))
 
     @app.action(ActionId.ACKNOWLEDGE.value)
     @friendly

@@ -25,7 +25,8 @@ def register(app, runtime: Runtime) -> None:
             desk.authorize(ticket, user, "escalate", requester_may=True)
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
-                ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket.level, channel=channel),
+                ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket.level, cycle=ticket.cycle,
+                                              channel=channel),
                 desk.suggestion(ticket)))
         elif command.kind == "status":
             ticket = desk.find(command.key)

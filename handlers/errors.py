@@ -1,7 +1,8 @@
 """One place that turns our typed errors into a friendly answer where the person is.
 
 Every listener is wrapped by `friendly`: an EscalatorError becomes an ephemeral
-reply (commands, buttons, shortcuts) or an inline modal error (submissions);
+reply (commands, buttons, shortcuts) or an inline modal error (submissions; a
+Conflict there closes the modal and answers ephemerally where the person started);
 anything unexpected is logged with a reference and answered politely. Nothing
 is raised back into Bolt after the ack (see the Slack README's pitfalls).
 """
@@ -12,7 +13,7 @@ import logging
 import uuid
 
 from bot import messages
-from bot.errors import EscalatorError, InvalidInput
+from bot.errors import Conflict, EscalatorError, InvalidInput
 from bot.rendering import Mrkdwn, escape_mrkdwn
 
 log = logging.getLogger("escalator.handlers")
@@ -29,21 +30,28 @@ def friendly(listener):
         try:
             listener(ack, body, client, respond, context)
         except EscalatorError as error:
-            _answer(error, ack, body, client, respond)
+            _answer(error, ack, body, client, respond, context)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("listener %s failed (ref %s)", listener.__name__, ref)
-            _answer(EscalatorError(UNEXPECTED.format(ref=ref)), ack, body, client, respond)
+            _answer(EscalatorError(UNEXPECTED.format(ref=ref)), ack, body, client, respond, context)
 
     wrapper.__signature__ = None  # Bolt reads parameter names from the wrapper itself
     del wrapper.__wrapped__
     return wrapper
 
 
-def _answer(error: EscalatorError, ack, body, client, respond) -> None:
+def _answer(error: EscalatorError, ack, body, client, respond, context) -> None:
     text = Mrkdwn(str(error)) if not isinstance(error, InvalidInput) else Mrkdwn(escape_mrkdwn(str(error)))
     try:
         if body.get("type") == "view_submission":
+            started_in = context["ticket_context"].channel if "ticket_context" in context else None
+            if isinstance(error, Conflict) and started_in:
+                # someone else changed the ticket: the form is moot, so it closes and the
+                # person is told what happened where they started
+                ack()
+                client.chat_postEphemeral(channel=started_in, user=body["user"]["id"], **messages.notice(text))
+                return
             errors = error.errors if isinstance(error, InvalidInput) else {_last_input(body["view"]): str(error)}
             ack(response_action="errors", errors=errors)
             return

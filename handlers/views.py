@@ -1,8 +1,10 @@
-"""Modal submissions: new escalation, escalate, wait, resume, resolve. Bad input → inline errors."""
+"""Modal submissions: new escalation, escalate, wait, resume, resolve, de-escalate, reassign,
+update facts. Bad input → inline errors; a ticket changed meanwhile → what happened, ephemeral."""
 from __future__ import annotations
 
 from bot import messages
-from bot.forms import parse_deescalation, parse_escalation, parse_new_ticket, parse_reason, parse_resolution
+from bot.forms import (parse_deescalation, parse_escalation, parse_facts, parse_new_ticket, parse_reason,
+                       parse_resolution)
 from bot.ids import BlockId, CallbackId
 from bot.runtime import Runtime
 from handlers.errors import friendly
@@ -24,44 +26,59 @@ def register(app, runtime: Runtime) -> None:
     @app.view(CallbackId.ESCALATE_MODAL.value)
     @friendly
     def submit_escalation(ack, body, client, respond, context):
-        ticket_id = context["ticket_context"].ticket_id
-        ticket = desk.find(f"ESC-{ticket_id}")
+        opened = context["ticket_context"]
+        ticket = desk.find(f"ESC-{opened.ticket_id}")
+        desk.require_current(ticket, opened.cycle, "escalated")  # before the form is judged against its level
         request = parse_escalation(submitted_values(body["view"]), policy, ticket.level, desk.suggestion(ticket)[0])
-        desk.escalate(ticket.id, request, body["user"]["id"])
+        desk.escalate(ticket.id, request, body["user"]["id"], seen_cycle=opened.cycle)
         ack()
 
     @app.view(CallbackId.RESOLVE_MODAL.value)
     @friendly
     def submit_resolution(ack, body, client, respond, context):
         resolution = parse_resolution(submitted_values(body["view"]), policy.root_causes)
-        desk.resolve(context["ticket_context"].ticket_id, resolution, body["user"]["id"])
+        opened = context["ticket_context"]
+        desk.resolve(opened.ticket_id, resolution, body["user"]["id"], seen_cycle=opened.cycle)
         ack()
 
     @app.view(CallbackId.WAIT_MODAL.value)
     @friendly
     def submit_wait(ack, body, client, respond, context):
         reason = parse_reason(submitted_values(body["view"]), required=True)
-        desk.wait_on_customer(context["ticket_context"].ticket_id, body["user"]["id"], reason)
+        opened = context["ticket_context"]
+        desk.wait_on_customer(opened.ticket_id, body["user"]["id"], reason, seen_cycle=opened.cycle)
         ack()
 
     @app.view(CallbackId.RESUME_MODAL.value)
     @friendly
     def submit_resume(ack, body, client, respond, context):
         reason = parse_reason(submitted_values(body["view"]), required=False)
-        desk.resume(context["ticket_context"].ticket_id, body["user"]["id"], reason)
+        opened = context["ticket_context"]
+        desk.resume(opened.ticket_id, body["user"]["id"], reason, seen_cycle=opened.cycle)
         ack()
 
     @app.view(CallbackId.DEESCALATE_MODAL.value)
     @friendly
     def submit_deescalation(ack, body, client, respond, context):
-        ticket = desk.find(f"ESC-{context['ticket_context'].ticket_id}")
+        opened = context["ticket_context"]
+        ticket = desk.find(f"ESC-{opened.ticket_id}")
+        desk.require_current(ticket, opened.cycle, "de-escalated")
         to_level, reason = parse_deescalation(submitted_values(body["view"]), policy, ticket.level)
-        runtime.deescalation.deescalate(ticket.id, to_level, reason, body["user"]["id"])
+        runtime.deescalation.deescalate(ticket.id, to_level, reason, body["user"]["id"], seen_cycle=opened.cycle)
         ack()
 
     @app.view(CallbackId.REASSIGN_MODAL.value)
     @friendly
     def submit_reassignment(ack, body, client, respond, context):
         assignee = submitted_values(body["view"]).get(BlockId.ASSIGNEE)
-        runtime.assignment.reassign(context["ticket_context"].ticket_id, assignee, body["user"]["id"])
+        opened = context["ticket_context"]
+        runtime.assignment.reassign(opened.ticket_id, assignee, body["user"]["id"], seen_cycle=opened.cycle)
+        ack()
+
+    @app.view(CallbackId.FACTS_MODAL.value)
+    @friendly
+    def submit_facts(ack, body, client, respond, context):
+        facts = parse_facts(submitted_values(body["view"]))
+        opened = context["ticket_context"]
+        runtime.facts.update(opened.ticket_id, facts, body["user"]["id"], seen_cycle=opened.cycle)
         ack()

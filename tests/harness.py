@@ -81,6 +81,14 @@ class Harness:
         text = str(body["view"]["blocks"][0]["text"]["text"])
         return text.split("*")[1]  # ":white_check_mark: *ESC-1* is open …"
 
+    def modal_from(self, user: str, message, action_id: str):
+        """Click a button that opens a modal; returns the modal as Slack shows it."""
+        before = len(self.sim.views_opened(user))
+        answer = self.driver.click(user, message.channel, message.ts, action_id)
+        assert answer.status == 200, answer.body
+        return self.sim.wait_for(lambda: self.sim.views_opened(user)[before:] and self.sim.views_opened(user)[-1],
+                                 message=f"the modal behind {action_id}")
+
     def briefing(self, key: str, level: str = "tier1", timeout: float = 5.0):
         """The briefing as Slack shows it, once the bot has also recorded its ts
         (a reply in its thread only counts from then on)."""

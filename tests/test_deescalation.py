@@ -62,7 +62,7 @@ def test_undo_after_the_window_is_refused(harness):
 def test_lowering_severity_below_the_entry_level_de_escalates(harness):
     key = harness.new_ticket(Severity="P1")
     harness.briefing(key, "tier3")
-    harness.runtime.desk.change_severity(1, "P2", ENGINEER)
+    harness.runtime.facts.change_severity(1, "P2", ENGINEER)
     tier1 = harness.briefing(key, "tier1")
     assert "De-escalated from Tier 3" in tier1.rendered and "severity lowered P1 → P2" in tier1.rendered
     with harness.runtime.sessions() as session:
@@ -76,5 +76,5 @@ def test_escalated_tickets_keep_their_level_when_severity_drops(harness):
     from bot.forms import EscalationRequest
 
     harness.runtime.desk.escalate(1, EscalationRequest("tier2", "complexity", "specialist"), AGENT)
-    harness.runtime.desk.change_severity(1, "P3", SPECIALIST)
+    harness.runtime.facts.change_severity(1, "P3", SPECIALIST)
     assert level_of(harness) == "tier2"  # tier2 wasn't P2's entry: it was escalated there on purpose

@@ -41,8 +41,8 @@ def test_briefing_shows_key_summary_steps_and_acknowledge_button():
     text = all_text(payload)
     assert "ESC-12" in text and "restarted &amp; retried" in text
     buttons = [e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [b["text"]["text"] for b in buttons] == ["Acknowledge", "Escalate", "Waiting on customer", "Resolve",
-                                                    "Reassign"]  # tier1: nothing below to de-escalate to
+    assert [b["text"]["text"] for b in buttons] == [
+        "Acknowledge", "Escalate", "Waiting on customer", "Resolve", "Update facts", "Reassign"]  # tier1: nothing below to de-escalate to
     assert ActionContext.decode(buttons[0]["value"]) == ActionContext(ticket_id=12, level="tier1")
 
 

@@ -107,7 +107,7 @@ def test_waiting_on_customer_pauses_and_resume_keeps_the_paused_time(sla):
 def test_lowering_severity_recomputes_from_the_original_start(sla):
     sla.new_ticket(Severity="P2")
     ticket = ticket_row(sla)
-    sla.runtime.desk.change_severity(ticket.id, "P3", AGENT)
+    sla.runtime.facts.change_severity(ticket.id, "P3", AGENT)
     with sla.runtime.sessions() as session:
         clock = session.scalars(select(SlaClock).where(SlaClock.kind == "response")).one()
     assert clock.started_at == ticket.created_at
