@@ -1,0 +1,141 @@
+"""Two people acting on a ticket at the same moment — real concurrent requests at the
+HTTP endpoint, on SQLite and PostgreSQL — end in one consistent outcome, and whoever
+lost is told, ephemerally, what happened instead."""
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.ids import ActionId
+from bot.models import Ticket, TicketEvent, utcnow
+from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT
+
+ROUNDS = 3  # a few tickets per case, so both orders of arrival get a chance
+
+
+def at_once(*actions):
+    """Run the callables in threads released together; returns their results in order."""
+    gate = threading.Barrier(len(actions))
+    results = [None] * len(actions)
+
+    def run(index, action):
+        gate.wait()
+        results[index] = action()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    return results
+
+
+def events(harness, ticket_id: int, kind: str) -> list[TicketEvent]:
+    with harness.runtime.sessions() as session:
+        return session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
+                                                         TicketEvent.kind == kind)).all()
+
+
+def ticket(harness, ticket_id: int) -> Ticket:
+    with harness.runtime.sessions() as session:
+        return session.get(Ticket, ticket_id)
+
+
+def escalate_modal(harness, user, briefing):
+    return harness.modal_from(user, briefing, ActionId.ESCALATE)
+
+
+def test_acknowledge_and_resolve_at_once(harness):
+    for _ in range(ROUNDS):
+        key = harness.new_ticket(Summary="Search returns nothing")
+        ticket_id = int(key.split("-")[1])
+        briefing = harness.briefing(key)
+        resolve = harness.modal_from(AGENT2, briefing, ActionId.RESOLVE)
+        told_before = len(harness.ephemeral_texts(AGENT, CHANNELS["tier1"]))
+        clicked, submitted = at_once(
+            lambda: harness.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE),
+            lambda: harness.driver.submit_view(AGENT2, resolve.id, {
+                "Resolution": "Reindexed", "Root cause": "Bug"}))
+        assert clicked.status == 200 and submitted.status == 200 and not (submitted.json or {}).get("errors")
+
+        assert ticket(harness, ticket_id).status == "resolved"
+        acknowledged = events(harness, ticket_id, "acknowledged")
+        if not acknowledged:  # the resolve came first: the click lost, and says so
+            told = harness.sim.wait_for(
+                lambda: harness.ephemeral_texts(AGENT, CHANNELS["tier1"])[told_before:], message="the notice")
+            assert f"{key} was resolved by <@{AGENT2}>" in told[0] and "Nothing changed" in told[0]
+        harness.settle()
+        shown = harness.sim.message(CHANNELS["tier1"], briefing.ts).rendered
+        assert "Resolved" in shown and "[Acknowledge]" not in shown and "[Reopen]" in shown
+        assert len(events(harness, ticket_id, "resolved")) == 1
+
+
+def test_two_escalations_at_once(harness):
+    for _ in range(ROUNDS):
+        key = harness.new_ticket(Summary="Payments time out")
+        ticket_id = int(key.split("-")[1])
+        briefing = harness.briefing(key)
+        first, second = escalate_modal(harness, AGENT, briefing), escalate_modal(harness, AGENT2, briefing)
+        before = {user: len(harness.ephemeral_texts(user, CHANNELS["tier1"])) for user in (AGENT, AGENT2)}
+        answers = at_once(
+            lambda: harness.driver.submit_view(AGENT, first.id, {
+                "Level": "Tier 2", "Trigger": "Complexity", "Reason": "Needs a specialist"}),
+            lambda: harness.driver.submit_view(AGENT2, second.id, {
+                "Level": "Management", "Trigger": "Business risk", "Reason": "Key account"}))
+        assert all(a.status == 200 and not (a.json or {}).get("errors") for a in answers)
+
+        moves = events(harness, ticket_id, "escalated")
+        assert len(moves) == 1  # one escalation won
+        winner = moves[0].actor_id
+        loser = AGENT2 if winner == AGENT else AGENT
+        assert ticket(harness, ticket_id).level == moves[0].to_level
+        told = harness.sim.wait_for(lambda: harness.ephemeral_texts(loser, CHANNELS["tier1"])[before[loser]:],
+                                    message="the loser's notice")
+        assert f"{key} changed while you had this open" in told[0]
+        assert f"by <@{winner}>" in told[0] and "Nothing changed" in told[0]
+        harness.settle()
+        other = "management" if moves[0].to_level == "tier2" else "tier2"
+        assert not [m for m in harness.sim.messages(CHANNELS[other]) if f"{key} ·" in m.rendered]
+
+
+def test_escalating_while_the_time_limit_escalates_it(harness):
+    limit = harness.policy.time_limits["tier1"]
+    for round_ in range(ROUNDS):
+        head_start = round_ * 0.02  # the sweep starts later each round, so the person sometimes wins
+        key = harness.new_ticket(Summary="Reports empty")
+        ticket_id = int(key.split("-")[1])
+        briefing = harness.briefing(key)
+        modal = escalate_modal(harness, AGENT, briefing)
+        before = len(harness.ephemeral_texts(AGENT, CHANNELS["tier1"]))
+        _, answer = at_once(
+            lambda: time.sleep(head_start) or harness.runtime.sla.run(now=utcnow() + limit + timedelta(minutes=1)),
+            lambda: harness.driver.submit_view(AGENT, modal.id, {
+                "Level": "Management", "Trigger": "Customer request", "Reason": "Customer called the CEO"}))
+        assert answer.status == 200 and not (answer.json or {}).get("errors")
+
+        moves = events(harness, ticket_id, "escalated")
+        assert len(moves) == 1
+        if moves[0].actor_id is None:  # the time limit came first
+            assert (moves[0].to_level, moves[0].trigger) == ("tier2", "time_limit")
+            told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT, CHANNELS["tier1"])[before:],
+                                        message="the notice")
+            assert "escalated Tier 1 → Tier 2 by Escalator (Time limit)" in told[0]
+        else:  # the person came first: the tier1 time limit no longer applies
+            assert (moves[0].to_level, moves[0].actor_id) == ("management", AGENT)
+        assert ticket(harness, ticket_id).level == moves[0].to_level
+
+
+def test_a_command_modal_after_the_ticket_moved_is_refused_with_what_happened(harness):
+    key = harness.new_ticket(Summary="Exports slow")
+    briefing = harness.briefing(key)
+    harness.driver.command(AGENT2, SUPPORT, key)
+    stale = harness.sim.wait_for(lambda: harness.sim.open_modal(AGENT2), message="the escalate modal")
+    fresh = escalate_modal(harness, AGENT, briefing)
+    harness.driver.submit_view(AGENT, fresh.id, {"Level": "Tier 2", "Trigger": "Impact", "Reason": "Spreading"})
+    harness.briefing(key, "tier2")
+    answer = harness.driver.submit_view(AGENT2, stale.id, {"Level": "Tier 2", "Trigger": "Impact", "Reason": "Same"})
+    assert answer.status == 200 and not (answer.json or {}).get("errors")  # the modal closes
+    told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT2, SUPPORT), message="the notice")
+    assert f"escalated Tier 1 → Tier 2 by <@{AGENT}>" in told[-1] and "now at Tier 2" in told[-1]
+    assert len(events(harness, 1, "escalated")) == 1
