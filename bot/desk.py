@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import alerts, messages, outbox
@@ -29,7 +29,6 @@ from bot.routing import executive_reasons, management_reasons
 from bot.sla.clocks import ClockBook
 
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
-LIST_LIMIT = 20
 
 
 def parse_key(text: str) -> int | None:
@@ -63,23 +62,6 @@ class EscalationDesk:
         with self.sessions() as session:
             briefing = self.slack.current_briefing(session, ticket)
             return briefing.permalink if briefing else None
-
-    def list_open(self, scope: str, user_id: str) -> tuple[str, list[Ticket], int]:
-        """Open tickets: `mine` (opened by or waiting on the user), a level key, or all."""
-        query = select(Ticket).where(Ticket.status.in_(TicketStatus.ACTIVE))
-        if scope == "mine":
-            title = "Your open escalations"
-            query = query.where((Ticket.requester_id == user_id) | (Ticket.acknowledged_by == user_id)
-                                | Ticket.level.in_(self.policy.levels_of(user_id) or ["-"]))
-        elif scope:
-            title = f"Open escalations at {self.policy.level_name(scope)}"
-            query = query.where(Ticket.level == scope)
-        else:
-            title = "Open escalations"
-        with self.sessions() as session:
-            total = session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = session.scalars(query.order_by(Ticket.severity, Ticket.created_at).limit(LIST_LIMIT)).all()
-        return f"{title} ({total})", list(rows), max(0, total - len(rows))
 
     def authorize(self, ticket: Ticket, user_id: str, action: str, *, requester_may: bool = False) -> None:
         """Members of the ticket's level and managers may act on it."""

@@ -15,7 +15,8 @@ class ActionId(StrEnum):
     TAKE = "ticket.take"
     REASSIGN = "ticket.reassign"
     UPDATE_FACTS = "ticket.facts"
-    LIST_PAGE = "list.page"
+    LIST_NEXT = "list.next"
+    LIST_PREVIOUS = "list.previous"
 
 
 class CallbackId(StrEnum):

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from bot.context import ActionContext
 from bot.durations import format_duration
 from bot.ids import ActionId, CallbackId
+from bot.listing import TicketPage
 from bot.models import Ticket, TicketEvent
 from bot.outbox import LINK_PLACEHOLDER
 from bot.policy import Policy
@@ -152,9 +153,11 @@ def status_reply(ticket: Ticket, policy: Policy, briefing_permalink: str | None)
     )
 
 
-def list_reply(title: str, tickets: list[Ticket], policy: Policy, more: int) -> dict:
-    rows = [(t, policy.level_name(t.level), STATUS_LABELS.get(t.status, t.status)) for t in tickets]
-    return render("replies/list.json.j2", title=title, rows=rows, more=more)
+def list_reply(listing: TicketPage, policy: Policy) -> dict:
+    rows = [(t, policy.level_name(t.level), STATUS_LABELS.get(t.status, t.status)) for t in listing.tickets]
+    turn = lambda page: ActionContext(scope=listing.scope or None, page=page).encode()  # noqa: E731
+    return render("replies/list.json.j2", listing=listing, rows=rows, actions=ActionId,
+                  previous=turn(listing.page - 1), next=turn(listing.page + 1))
 
 
 def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:

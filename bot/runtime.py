@@ -17,6 +17,7 @@ from bot.assignment import Assignment
 from bot.deescalation import Deescalation
 from bot.desk import EscalationDesk
 from bot.facts import FactUpdates
+from bot.listing import TicketListing
 from bot.events import EventLedger
 from bot.home import HomeTab
 from bot.sla.digest import DailyDigest
@@ -36,6 +37,7 @@ class Runtime:
     desk: EscalationDesk
     deescalation: Deescalation
     facts: FactUpdates
+    listing: TicketListing
     assignment: Assignment
     events: EventLedger
     home: HomeTab
@@ -83,6 +85,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
                           renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    deescalation=Deescalation(desk), assignment=Assignment(desk), facts=FactUpdates(desk),
+                   listing=TicketListing(sessions, policy),
                    events=EventLedger(sessions), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker)

@@ -1,9 +1,11 @@
-"""`/escalate` and its sub-commands; answers are ephemeral in the channel it was typed in."""
+"""`/escalate` and its sub-commands; answers are ephemeral in the channel it was typed in.
+A list's Previous / Next buttons turn its page in place."""
 from __future__ import annotations
 
 from bot import messages
 from bot.context import ActionContext
 from bot.grammar import parse_command
+from bot.ids import ActionId
 from bot.runtime import Runtime
 from handlers.errors import friendly
 
@@ -34,7 +36,17 @@ def register(app, runtime: Runtime) -> None:
         elif command.kind == "why":
             ack(**runtime.why.reply(command.key))
         elif command.kind == "list":
-            title, tickets, more = desk.list_open(command.scope, user)
-            ack(**messages.list_reply(title, tickets, policy, more))
+            ack(**messages.list_reply(runtime.listing.page(command.scope, user), policy))
         else:
             ack(**messages.help_reply(policy, command.problem))
+
+    @friendly
+    def turn_list_page(ack, body, client, respond, context):
+        """Previous / Next under a list: the same ephemeral shows the other page."""
+        ack()
+        wanted = context["ticket_context"]
+        listing = runtime.listing.page(wanted.scope or "", body["user"]["id"], wanted.page or 0)
+        respond(replace_original=True, **messages.list_reply(listing, policy))
+
+    for action in (ActionId.LIST_NEXT, ActionId.LIST_PREVIOUS):
+        app.action(action.value)(turn_list_page)
