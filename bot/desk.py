@@ -255,6 +255,8 @@ class EscalationDesk:
             else:
                 payload = messages.thread_note(text)
             self.slack.note(session, ticket, old_briefing, payload, link_to=new_briefing)
+        if kind == "escalated":
+            self._tell_customer(session, ticket)
         if to_level in ("management", "executive"):
             session.flush()  # the ping's ledger key names the escalation event
             told = f"escalated to {self.policy.level_name(to_level)}: {reason}"

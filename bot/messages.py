@@ -204,6 +204,11 @@ def opened_confirmation(ticket: Ticket, policy: Policy, customer_note: dict | No
     )
 
 
+def handoff_reply(ticket: Ticket, policy: Policy, customer_note: dict) -> dict:
+    return render("replies/handoff.json.j2", ticket=ticket, level_name=policy.level_name(ticket.level),
+                  channel=policy.level(ticket.level).channel, customer_note=customer_note)
+
+
 def customer_update(ticket: Ticket, policy: Policy, respond_by: datetime | None) -> dict:
     severity = policy.severities[ticket.severity]
     return render(

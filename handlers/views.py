@@ -30,8 +30,11 @@ def register(app, runtime: Runtime) -> None:
         ticket = desk.find(f"ESC-{opened.ticket_id}")
         desk.require_current(ticket, opened.cycle, "escalated")  # before the form is judged against its level
         request = parse_escalation(submitted_values(body["view"]), policy, ticket.level, desk.suggestion(ticket)[0])
-        desk.escalate(ticket.id, request, body["user"]["id"], seen_cycle=opened.cycle)
+        ticket = desk.escalate(ticket.id, request, body["user"]["id"], seen_cycle=opened.cycle)
         ack()
+        if opened.channel:  # step 5 of the handoff, for the person who escalated
+            client.chat_postEphemeral(channel=opened.channel, user=body["user"]["id"],
+                                      **messages.handoff_reply(ticket, policy, desk.customer_note(ticket)))
 
     @app.view(CallbackId.RESOLVE_MODAL.value)
     @friendly

@@ -272,3 +272,34 @@ def test_the_customer_is_told_in_their_channel_or_the_agent_gets_a_draft(databas
         shown = " ".join(b["text"]["text"] for b in answer.json["view"]["blocks"] if b["type"] == "section")
         assert "*Tell the customer* (ready to copy)" in shown
         assert "Hello Globex" in shown and "first response by" in shown and "&amp;lt;" not in shown
+
+
+def test_escalating_by_hand_gives_the_agent_the_customer_update(database_url):
+    from dataclasses import replace
+
+    from bot.policy import load_policy
+    from tests.harness import Harness
+
+    policy = replace(load_policy(), customer_channels=(("ACME GmbH", "C0ACMECONNECT"),))
+    with Harness(database_url, policy=policy) as running:
+        running.sim.add_channel("C0ACMECONNECT", "acme-support")
+        for customer in ("Globex", "ACME GmbH"):
+            key = running.new_ticket(Summary=f"Sync stalls for {customer}", Customer=customer)
+            briefing = running.briefing(key)
+            modal = running.modal_from(AGENT, briefing, ActionId.ESCALATE)
+            running.driver.submit_view(AGENT, modal.id, {"Level": "Tier 2", "Trigger": "Complexity",
+                                                         "Reason": "Needs log analysis"})
+            told = running.sim.wait_for(lambda: [t for t in running.ephemeral_texts(AGENT, CHANNELS["tier1"])
+                                                 if key in t], message="the handoff note")[0]
+            assert f"{key}* is now with *Tier 2*" in told
+            if customer == "Globex":
+                assert "*Tell the customer* (ready to copy)" in told and "to our Tier 2 team" in told
+                assert "first response by" in told
+            else:
+                assert "The customer is being told in <#C0ACMECONNECT>" in told
+                updates = running.sim.wait_for(
+                    lambda: [m for m in running.sim.messages("C0ACMECONNECT") if "Tier 2 team" in m.rendered],
+                    message="the customer's escalation update")
+                assert key in updates[0].rendered
+        running.settle()
+        assert len(running.sim.messages("C0ACMECONNECT")) == 2  # opened, escalated: once each
