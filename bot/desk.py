@@ -343,6 +343,14 @@ class EscalationDesk:
                                                             SlaClock.cycle == ticket.cycle,
                                                             SlaClock.kind == ClockKind.RESPONSE))
 
+    def escalation_choices(self, ticket: Ticket) -> tuple[str | None, str]:
+        """The matrix's suggestion for the escalate modal; refused at the top of the ladder."""
+        suggestion = self.suggestion(ticket)
+        if not self.policy.escalation_targets(ticket.level, suggestion[0]):
+            raise Conflict(f"{ticket.key} is with {escape_mrkdwn(self.policy.level_name(ticket.level))}, the top of "
+                           "the ladder: there is no level above to escalate to.")
+        return suggestion
+
     def suggestion(self, ticket: Ticket) -> tuple[str | None, str]:
         """The level the criteria matrix suggests above the current one, and why."""
         level, fired = climb(self.policy.criteria, ticket, ticket.level)

@@ -72,6 +72,7 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
         current=current,
         status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
         actions=ActionId,
+        can_escalate=bool(policy.escalation_targets(level)),
         can_deescalate=bool(policy.deescalation_targets(level)),
         can_take=policy.levels[level].assignment == "take" and not ticket.assignee_id if level in policy.levels else False,
         can_mitigate=level == "tier3" and policy.mitigated_to in policy.deescalation_targets(level),

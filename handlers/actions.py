@@ -36,7 +36,7 @@ def register(app, runtime: Runtime) -> None:
         open_modal.__name__ = f"open_{action.name.lower()}_modal"
 
     modal_button(ActionId.ESCALATE, "escalate", requester_may=True, build_view=lambda ticket, opened: (
-        messages.escalate_modal(ticket, policy, opened, desk.suggestion(ticket))))
+        messages.escalate_modal(ticket, policy, opened, desk.escalation_choices(ticket))))
     modal_button(ActionId.DEESCALATE, "de-escalate", lambda ticket, opened: messages.deescalate_modal(
         ticket, policy, opened))
     modal_button(ActionId.WAIT, "pause", messages.wait_modal)

@@ -25,11 +25,12 @@ def register(app, runtime: Runtime) -> None:
         elif command.kind == "escalate":
             ticket = desk.find(command.key)
             desk.authorize(ticket, user, "escalate", requester_may=True)
+            choices = desk.escalation_choices(ticket)
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
                 ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket.level, cycle=ticket.cycle,
                                               channel=channel),
-                desk.suggestion(ticket)))
+                choices))
         elif command.kind == "status":
             ticket = desk.find(command.key)
             ack(**messages.status_reply(ticket, policy, desk.briefing_permalink(ticket)))
