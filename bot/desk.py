@@ -14,15 +14,15 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import alerts, messages, outbox
+from bot import messages
 from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch
+from bot.customer import CustomerUpdates
 from bot.db import transaction
 from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket, Resolution
 from bot.matrix import climb, explain
-from bot.models import (ClockKind, SlackMessage, SlaClock, Ticket, TicketEvent, TicketNote, TicketPause,
-                        TicketStatus, utcnow)
+from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
 from bot.routing import executive_reasons, management_reasons
@@ -43,6 +43,7 @@ class EscalationDesk:
         self.slack = TicketMessages(policy)
         self.clocks = ClockBook(policy)
         self.capacity = CapacityWatch(policy)
+        self.customer = CustomerUpdates(sessions, policy)
         # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
         # called with (session, ticket) after any change people see (the App Home refresh hooks in)
@@ -318,30 +319,10 @@ class EscalationDesk:
             self.changed(session, ticket)
             return ticket
 
-    def customer_note(self, ticket: Ticket) -> dict:
-        """Step 5 of the handoff, for the agent: where the customer was told, or the
-        acknowledgment drafted from the template, ready to copy."""
-        channel = self.policy.customer_channel(ticket.customer or "")
-        if channel:
-            return {"channel": channel}
-        with self.sessions() as session:
-            payload = messages.customer_update(ticket, self.policy, self._response_due(session, ticket))
-        return {"draft": Mrkdwn(payload["blocks"][0]["text"]["text"])}
-
     def _tell_customer(self, session: Session, ticket: Ticket) -> None:
-        """Post the acknowledgment to the customer's Slack Connect channel, when the policy maps one."""
-        channel = self.policy.customer_channel(ticket.customer or "")
-        if channel and alerts.record_once(session, kind="customer_update", ticket_id=ticket.id, level=ticket.level,
-                                          threshold="acknowledgment", cycle=ticket.cycle):
-            payload = messages.customer_update(ticket, self.policy, self._response_due(session, ticket))
-            outbox.post(session, channel=channel, payload=payload, role="customer", ticket_id=ticket.id)
-            self._event(session, ticket, "customer_notified", None, reason=f"acknowledgment in {channel}")
-
-    def _response_due(self, session: Session, ticket: Ticket) -> datetime | None:
-        session.flush()
-        return session.scalar(select(SlaClock.due_at).where(SlaClock.ticket_id == ticket.id,
-                                                            SlaClock.cycle == ticket.cycle,
-                                                            SlaClock.kind == ClockKind.RESPONSE))
+        told_in = self.customer.tell(session, ticket)
+        if told_in:
+            self._event(session, ticket, "customer_notified", None, reason=f"update in {told_in}")
 
     def escalation_choices(self, ticket: Ticket) -> tuple[str | None, str]:
         """The matrix's suggestion for the escalate modal; refused at the top of the ladder."""

@@ -21,7 +21,7 @@ def register(app, runtime: Runtime) -> None:
         origin = context["ticket_context"]
         ticket = desk.open_ticket(form, requester_id=body["user"]["id"], source_channel=origin.channel,
                                   source_permalink=origin.permalink)
-        ack(response_action="update", view=messages.opened_confirmation(ticket, policy, desk.customer_note(ticket)))
+        ack(response_action="update", view=messages.opened_confirmation(ticket, policy, desk.customer.for_agent(ticket)))
 
     @app.view(CallbackId.ESCALATE_MODAL.value)
     @friendly
@@ -34,7 +34,7 @@ def register(app, runtime: Runtime) -> None:
         ack()
         if opened.channel:  # step 5 of the handoff, for the person who escalated
             client.chat_postEphemeral(channel=opened.channel, user=body["user"]["id"],
-                                      **messages.handoff_reply(ticket, policy, desk.customer_note(ticket)))
+                                      **messages.handoff_reply(ticket, policy, desk.customer.for_agent(ticket)))
 
     @app.view(CallbackId.RESOLVE_MODAL.value)
     @friendly
