@@ -100,6 +100,8 @@ class OutboxWorker:
         self._in_flight_lock = threading.Lock()
         self._next_orphan_scan = 0.0
         self._slot_freed = False
+        # channel -> until when this process paced it (the shared row may say later)
+        self._paced_until: dict[str, datetime] = {}
 
     # --- running ----------------------------------------------------------
     def start(self) -> None:
@@ -129,9 +131,32 @@ class OutboxWorker:
             except Exception:  # the worker must outlive a database hiccup
                 log.exception("outbox: delivery round failed; retrying")
                 timeout = self.options.poll_interval
-            if self._wake.wait(timeout) and not self._slot_freed:
-                # woken by new rows: commits come in bursts, gather them into one claim
-                self._stop.wait(self.options.wake_debounce)
+            self._sleep(timeout)
+
+    def _sleep(self, timeout: float) -> None:
+        """Until `timeout` has passed, a send has finished, or new rows may be claimable.
+        New rows only for channels that are sending or that this process has paced beyond
+        the claim-ahead window can't be claimed yet (a claim would skip them), so they
+        don't cost one: the send's end, or the wake-up already due for the channel's
+        opening, takes them."""
+        deadline = time.monotonic() + timeout
+        while self._wake.wait(max(0.0, deadline - time.monotonic())):
+            if self._slot_freed or self._stop.is_set():
+                return
+            # woken by new rows: commits come in bursts, gather them into one claim
+            self._stop.wait(self.options.wake_debounce)
+            channels = self._wake.take()
+            if channels is None or not self._all_closed(channels):
+                return
+
+    def _all_closed(self, channels: set[str]) -> bool:
+        """Whether each channel is sending now (its end wakes us) or paced by us until
+        after the claim-ahead window, so a claim would skip its rows anyway."""
+        closed_until = utcnow() + self.options.claim_ahead
+        with self._in_flight_lock:
+            busy = set(self._in_flight)
+        return all(channel in busy or self._paced_until.get(channel, closed_until) > closed_until
+                   for channel in channels)
 
     def _dispatch(self, limit: int) -> int:
         with self._in_flight_lock:
@@ -395,6 +420,7 @@ class OutboxWorker:
                 row.message.ts = result["ts"]
                 row.message.thread_ts = result.get("thread_ts")
             self._pace(session, row.channel, now + self.options.channel_interval)
+        self._paced(row.channel, now + self.options.channel_interval)
 
     def _record_failure(self, row_id: int, failure: SlackFailure) -> None:
         now = utcnow()
@@ -404,6 +430,7 @@ class OutboxWorker:
             if failure.kind is FailureKind.RATE_LIMITED:
                 row.attempts -= 1  # Slack refused before doing anything: not a failed attempt
                 self._pace(session, row.channel, now + timedelta(seconds=failure.retry_after or 1))
+                self._paced(row.channel, now + timedelta(seconds=failure.retry_after or 1))
                 log.info("outbox: rate limited on %s; waiting %ss", row.channel, failure.retry_after)
             elif failure.kind.retryable:
                 backoff = min(self.options.max_backoff, 2 ** min(row.attempts - 1, 10))
@@ -443,6 +470,10 @@ class OutboxWorker:
             row.link_message_id = None
             return
         self._fail_permanently(session, row, SlackFailure(kind, f"depends on row {failed_row_id}"))
+
+    def _paced(self, channel: str, not_before: datetime) -> None:
+        if self._paced_until.get(channel, not_before) <= not_before:
+            self._paced_until[channel] = not_before
 
     @staticmethod
     def _pace(session: Session, channel: str, not_before: datetime) -> None:

@@ -17,30 +17,62 @@ from bot.models import OutboxMessage, OutboxStatus, SlackMessage
 # come from user text (it is escaped), so this can't be forged.
 LINK_PLACEHOLDER = "<escalator:link|"
 
+class Wake:
+    """A worker's wake-up call: set by a commit that added outbox rows, with the channels
+    they are for (or None: anything may be due, e.g. a send finished)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._channels: set[str] | None = set()
+
+    def set(self, channels: set[str] | None = None) -> None:
+        with self._lock:
+            if channels is None or self._channels is None:
+                self._channels = None
+            else:
+                self._channels |= channels
+            self._event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    def take(self) -> set[str] | None:
+        """Clear the call; the channels of the rows it was for (None: anything)."""
+        with self._lock:
+            channels, self._channels = self._channels, set()
+            self._event.clear()
+            return channels
+
+    def clear(self) -> None:
+        self.take()
+
+
 # Each worker in this process subscribes; a commit that added outbox rows wakes them at once.
-_subscribers: list[threading.Event] = []
+_subscribers: list[Wake] = []
 
 
-def subscribe() -> threading.Event:
-    wake = threading.Event()
+def subscribe() -> Wake:
+    wake = Wake()
     _subscribers.append(wake)
     return wake
 
 
-def unsubscribe(wake: threading.Event) -> None:
+def unsubscribe(wake: Wake) -> None:
     if wake in _subscribers:
         _subscribers.remove(wake)
 
 
-def _mark_dirty(session: Session) -> None:
-    session.info["outbox_dirty"] = True
+def _mark_dirty(session: Session, *channels: str) -> None:
+    session.info.setdefault("outbox_channels", set()).update(channels)
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_worker(session: Session) -> None:
-    if session.info.pop("outbox_dirty", False):
+    channels = session.info.pop("outbox_channels", None)
+    if channels:
         for wake in list(_subscribers):
-            wake.set()
+            wake.set(channels)
 
 
 def post(
@@ -83,7 +115,7 @@ def post(
                 session.flush()
         except IntegrityError:
             return None
-    _mark_dirty(session)
+    _mark_dirty(session, channel)
     return message
 
 
@@ -113,7 +145,7 @@ def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id:
             payload=payload,
         )
     )
-    _mark_dirty(session)
+    _mark_dirty(session, message.channel)
 
 
 def publish_home(session: Session, *, user_id: str, view: dict) -> None:
@@ -131,4 +163,4 @@ def publish_home(session: Session, *, user_id: str, view: dict) -> None:
     else:
         session.add(OutboxMessage(method="views.publish", channel=user_id, order_key=f"home:{user_id}",
                                   payload=payload))
-    _mark_dirty(session)
+    _mark_dirty(session, user_id)
