@@ -46,11 +46,16 @@ def _answer(error: EscalatorError, ack, body, client, respond, context) -> None:
     try:
         if body.get("type") == "view_submission":
             started_in = context["ticket_context"].channel if "ticket_context" in context else None
-            if isinstance(error, Conflict) and started_in:
-                # someone else changed the ticket: the form is moot, so it closes and the
-                # person is told what happened where they started
-                ack()
+            if (isinstance(error, Conflict) or ack.response is not None) and started_in:
+                # someone else changed the ticket (the form is moot), or the submission was
+                # accepted and something after it failed: the modal closes and the person is
+                # told where they started
+                if ack.response is None:
+                    ack()
                 client.chat_postEphemeral(channel=started_in, user=body["user"]["id"], **messages.notice(text))
+                return
+            if ack.response is not None:
+                log.warning("after an accepted submission, could not tell the user: %s", error)
                 return
             errors = error.errors if isinstance(error, InvalidInput) else {_last_input(body["view"]): str(error)}
             ack(response_action="errors", errors=errors)

@@ -303,3 +303,16 @@ def test_escalating_by_hand_gives_the_agent_the_customer_update(database_url):
                 assert key in updates[0].rendered
         running.settle()
         assert len(running.sim.messages("C0ACMECONNECT")) == 2  # opened, escalated: once each
+
+
+def test_a_slack_error_after_an_accepted_escalation_closes_the_modal_without_an_error(harness):
+    key = harness.new_ticket(Summary="Uploads hang")
+    briefing = harness.briefing(key)
+    modal = harness.modal_from(AGENT, briefing, ActionId.ESCALATE)
+    harness.sim.fail_next("chat.postEphemeral", "internal_error")  # the handoff note to the agent fails
+    answer = harness.driver.submit_view(AGENT, modal.id, {"Level": "Tier 2", "Trigger": "Impact",
+                                                          "Reason": "Many users now"})
+    assert answer.status == 200 and not (answer.json or {}).get("errors")  # the escalation went through
+    assert "Many users now" in harness.briefing(key, "tier2").rendered
+    told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT, CHANNELS["tier1"]), message="the notice")
+    assert "whether it went through" in told[0]
