@@ -13,17 +13,14 @@ that metadata in the channel (or thread) history. Only if the history can't be r
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
-import re
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -35,10 +32,10 @@ from bot import outbox
 from bot.db import transaction
 from bot.models import ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
+from bot.slack_send import RenderFailed, Renderer, SlackSender
 
 log = logging.getLogger("escalator.delivery")
 
-METADATA_EVENT = "escalator_outbox"
 ORPHAN_SCAN_INTERVAL = 2.0  # seconds between scans for rows stuck behind a failed post
 
 
@@ -56,42 +53,19 @@ class DeliveryOptions:
     claim_ahead: timedelta = timedelta(milliseconds=100)
 
 
-class _RenderFailed(Exception):
-    """A payload rendered at send time could not be: a bug, not a Slack failure."""
-
-
-@dataclass
-class _Job:
-    """One claimed row, as the send needs it."""
-
-    row_id: int
-    method: str
-    channel: str
-    payload: dict
-    attempts: int
-    created_at: datetime
-    thread_ts: str | None
-    target_ts: str | None
-    link_message_id: int | None
-    link_channel: str | None
-    link_ts: str | None
-    link_permalink: str | None
-
-
-Renderer = Callable[[Session, dict], dict]
 
 
 class OutboxWorker:
-    """renderers: payloads recorded as {"render": name, ...} are rendered by
-    renderers[name](session, payload) when sent, from the state at that moment."""
+    """Claims due rows and hands each to a SlackSender (renderers: see there)."""
 
     def __init__(self, sessions: sessionmaker[Session], client: WebClient, options: DeliveryOptions | None = None,
                  renderers: dict[str, Renderer] | None = None):
         self.sessions = sessions
         self.client = client
         self.options = options or DeliveryOptions()
-        self.renderers = renderers if renderers is not None else {}
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.renderers = renderers if renderers is not None else {}
+        self.sender = SlackSender(sessions, client, self.renderers, self.worker_id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="outbox")
@@ -311,104 +285,19 @@ class OutboxWorker:
             if wait > 0:
                 time.sleep(min(wait, self.options.claim_ahead.total_seconds()))
         try:
-            job = self._load(row_id)
-        except _RenderFailed as failed:
+            job = self.sender.load(row_id)
+        except RenderFailed as failed:
             log.exception("outbox: could not render row %s", row_id)
             self._record_failure(row_id, SlackFailure(FailureKind.REJECTED, str(failed)))
             return
         if job is None:
             return
         try:
-            if job.link_message_id is not None and job.link_permalink is None:
-                job.link_permalink = self._fetch_permalink(job)
-            result = self._send(job)
+            result = self.sender.deliver(job)
         except Exception as exc:  # classify every failure; never lose the row
             self._record_failure(row_id, classify(exc))
             return
         self._record_success(row_id, result)
-
-    def _load(self, row_id: int) -> _Job | None:
-        """Read what the send needs, then let go of the database during the Slack call."""
-        with self.sessions() as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None or row.status != OutboxStatus.PENDING or row.claimed_by != self.worker_id:
-                return None
-            link = row.link_message
-            payload = dict(row.payload)
-            if "render" in payload:
-                try:
-                    payload = self.renderers[payload["render"]](session, payload)
-                except Exception as exc:
-                    raise _RenderFailed(f"could not render {payload['render']}: {type(exc).__name__}") from exc
-            return _Job(
-                row_id=row.id, method=row.method, channel=row.channel, payload=payload,
-                attempts=row.attempts, created_at=row.created_at,
-                thread_ts=row.thread_message.ts if row.thread_message else None,
-                target_ts=row.message.ts if row.message else None,
-                link_message_id=link.id if link else None,
-                link_channel=link.channel if link else None, link_ts=link.ts if link else None,
-                link_permalink=link.permalink if link else None,
-            )
-
-    def _fetch_permalink(self, job: _Job) -> str:
-        permalink = self.client.chat_getPermalink(channel=job.link_channel, message_ts=job.link_ts)["permalink"]
-        with transaction(self.sessions) as session:
-            session.get(SlackMessage, job.link_message_id).permalink = permalink
-        return permalink
-
-    def _send(self, job: _Job) -> dict:
-        payload = job.payload
-        if job.link_permalink:
-            payload = _replace_in(payload, outbox.LINK_PLACEHOLDER, f"<{job.link_permalink}|")
-        else:  # the linked message never made it to Slack: keep the label as text
-            payload = _strip_links(payload)
-        if job.method == "views.publish":
-            self.client.views_publish(user_id=job.channel, view=payload["view"])
-            return {}
-        if job.method == "chat.update":
-            payload.pop("unfurl_links", None)
-            self.client.chat_update(channel=job.channel, ts=job.target_ts, **payload)
-            return {}
-        if job.attempts > 1:
-            found = self._find_earlier_post(job)
-            if found:
-                log.info("outbox: row %s was already posted (ts %s); not posting again", job.row_id, found)
-                return {"ts": found, "thread_ts": job.thread_ts}
-        metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": job.row_id}}
-        post = functools.partial(self.client.chat_postMessage, channel=job.channel, thread_ts=job.thread_ts,
-                                 metadata=metadata, **payload)
-        try:
-            response = post()
-        except Exception as exc:
-            if classify(exc).kind is not FailureKind.NOT_IN_CHANNEL:
-                raise
-            log.warning("outbox: not in channel %s; joining it and retrying", job.channel)
-            self.client.conversations_join(channel=job.channel)
-            response = post()
-        return {"ts": response["ts"], "thread_ts": job.thread_ts}
-
-    def _find_earlier_post(self, job: _Job) -> str | None:
-        """Look for a post of this row that landed before a crash (see module doc)."""
-        oldest = f"{job.created_at.timestamp() - 60:.6f}"
-        try:
-            if job.thread_ts:
-                answer = self.client.conversations_replies(
-                    channel=job.channel, ts=job.thread_ts, oldest=oldest, include_all_metadata=True, limit=200)
-            else:
-                answer = self.client.conversations_history(
-                    channel=job.channel, oldest=oldest, include_all_metadata=True, limit=200)
-        except Exception as exc:
-            failure = classify(exc)
-            if failure.kind.retryable:
-                raise
-            log.warning("outbox: cannot read history of %s to rule out a duplicate: %s", job.channel, failure)
-            return None
-        for message in answer.get("messages", []):
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == METADATA_EVENT and \
-                    (metadata.get("event_payload") or {}).get("outbox_id") == job.row_id:
-                return message["ts"]
-        return None
 
     # --- recording --------------------------------------------------------
     def _record_success(self, row_id: int, result: dict) -> None:
@@ -491,26 +380,3 @@ class OutboxWorker:
 
 def _minus(moment: datetime | None, delta: timedelta) -> datetime | None:
     return moment - delta if moment is not None else None
-
-
-_PLACEHOLDER_LINK = re.compile(re.escape(outbox.LINK_PLACEHOLDER) + r"([^>]*)>")
-
-
-def _strip_links(value):
-    if isinstance(value, str):
-        return _PLACEHOLDER_LINK.sub(r"\1", value)
-    if isinstance(value, list):
-        return [_strip_links(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _strip_links(item) for key, item in value.items()}
-    return value
-
-
-def _replace_in(value, old: str, new: str):
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, list):
-        return [_replace_in(item, old, new) for item in value]
-    if isinstance(value, dict):
-        return {key: _replace_in(item, old, new) for key, item in value.items()}
-    return value

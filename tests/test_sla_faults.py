@@ -487,7 +487,7 @@ def test_a_claim_abandoned_by_a_dead_worker_is_delivered_once_after_the_lease(da
             sweep.run(now=opened + timedelta(seconds=2.5))  # the response warning
             claimed = claim(dead)
             assert len(claimed) == 1
-            dead._send(dead._load(claimed[0][0]))  # it reached Slack…
+            dead.sender.deliver(dead.sender.load(claimed[0][0]))  # it reached Slack…
             assert ledger(bot.sim)[key][f"{TIER1}/thread: response warning at Tier 1"] == 1
             assert survivor.run_once() == 0  # …and the row stays leased
             # (b) claimed, then the worker died before sending
