@@ -51,13 +51,14 @@ class FactUpdates:
             changes = self._apply(ticket, facts)
             if not changes:
                 raise EscalatorError(f"Those are already {ticket.key}'s facts; nothing changed.")
-            said = "; ".join(escape_mrkdwn(str(change)) for change in changes)
+            said = "; ".join(str(change) for change in changes)  # kept raw; escaped where shown
             self.desk.record(session, ticket, "facts_changed", actor_id, from_level=ticket.level, reason=said,
                              detail={"changes": [[c.label, c.before, c.after] for c in changes]})
             if facts.severity != previous.severity:
                 self.desk.clocks.recompute_all(session, ticket)
             briefing = self.desk.slack.current_briefing(session, ticket)
-            self.desk.slack.note_text(session, ticket, briefing, Mrkdwn(f"Facts updated by <@{actor_id}>: {said}"))
+            self.desk.slack.note_text(session, ticket, briefing,
+                                      Mrkdwn(f"Facts updated by <@{actor_id}>: {escape_mrkdwn(said)}"))
             if not self._reroute(session, ticket, previous.severity, actor_id):
                 self.desk.slack.refresh_briefing(session, ticket, briefing)
                 self.desk.changed(session, ticket)
