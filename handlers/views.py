@@ -21,7 +21,8 @@ def register(app, runtime: Runtime) -> None:
         origin = context["ticket_context"]
         ticket = desk.open_ticket(form, requester_id=body["user"]["id"], source_channel=origin.channel,
                                   source_permalink=origin.permalink)
-        ack(response_action="update", view=messages.opened_confirmation(ticket, policy, desk.customer.for_agent(ticket)))
+        ack(response_action="update",
+            view=messages.opened_confirmation(ticket, policy, desk.customer.for_agent(ticket)))
 
     @app.view(CallbackId.ESCALATE_MODAL.value)
     @friendly
