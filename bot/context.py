@@ -16,6 +16,11 @@ class ActionContext:
     page: int | None = None  # a page of /escalate list
     scope: str | None = None  # what /escalate list lists (mine, a level key, or everything)
 
+    @classmethod
+    def modal_on(cls, ticket, channel: str | None) -> ActionContext:
+        """For a modal about `ticket`: its stay at its level, and where the person started."""
+        return cls(ticket_id=ticket.id, level=ticket.level, cycle=ticket.cycle, channel=channel)
+
     def encode(self) -> str:
         short = {"t": self.ticket_id, "l": self.level, "c": self.channel, "p": self.permalink, "e": self.event_id,
                  "n": self.cycle, "g": self.page, "s": self.scope}

@@ -15,7 +15,8 @@ from bot.routing import management_reasons
 from bot.vocabulary import (AUTOMATIC_TRIGGERS, COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS,
                             TICKET_FLAGS, TRIGGERS)
 
-LINK_OPEN = Mrkdwn(LINK_PLACEHOLDER)  # followed by a label and ">" in templates
+LINK_OPEN = Mrkdwn(LINK_PLACEHOLDER)
+_FACT_CHOICES = {"severities": SEVERITY_LABELS, "impacts": IMPACTS, "complexities": COMPLEXITIES}  # modal selects  # followed by a label and ">" in templates
 
 
 def ticket_flags(ticket: Ticket) -> list[str]:
@@ -105,7 +106,7 @@ def new_escalation_modal(policy: Policy, context: ActionContext, prefill_summary
         metadata=context.encode(),
         prefill={"summary": prefill_summary, "permalink": context.permalink},
         revenue_threshold=policy.revenue_threshold,
-        options={"severities": SEVERITY_LABELS, "impacts": IMPACTS, "complexities": COMPLEXITIES, "flags": FLAGS},
+        options={**_FACT_CHOICES, "flags": FLAGS},
     )
 
 
@@ -250,11 +251,10 @@ def facts_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
     return render(
         "modals/facts.json.j2", callback_id=CallbackId.FACTS_MODAL, metadata=context.encode(), ticket=ticket,
         level_name=policy.level_name(ticket.level),
-        options={"severities": SEVERITY_LABELS, "impacts": IMPACTS, "complexities": COMPLEXITIES,
-                 "flags": TICKET_FLAGS},
+        options={**_FACT_CHOICES, "flags": TICKET_FLAGS},
         current={"severity": ticket.severity, "impact": ticket.impact, "complexity": ticket.complexity},
         revenue=f"{revenue.normalize():f}" if revenue is not None else "",
-        flags={flag for flag in TICKET_FLAGS if getattr(ticket, flag)},
+        flags=[(flag, label) for flag, label in TICKET_FLAGS.items() if getattr(ticket, flag)],
         revenue_threshold=policy.revenue_threshold, executive_revenue_threshold=policy.executive_revenue_threshold,
     )
 

@@ -29,8 +29,7 @@ def register(app, runtime: Runtime) -> None:
             ticket = ticket_from(context)
             desk.authorize(ticket, body["user"]["id"], verb, requester_may=requester_may)
             ack()
-            opened = ActionContext(ticket_id=ticket.id, level=ticket.level, cycle=ticket.cycle,
-                                   channel=(body.get("channel") or {}).get("id"))
+            opened = ActionContext.modal_on(ticket, (body.get("channel") or {}).get("id"))
             client.views_open(trigger_id=body["trigger_id"], view=build_view(ticket, opened))
 
         open_modal.__name__ = f"open_{action.name.lower()}_modal"

@@ -28,9 +28,7 @@ def register(app, runtime: Runtime) -> None:
             choices = desk.escalation_choices(ticket)
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
-                ticket, policy, ActionContext(ticket_id=ticket.id, level=ticket.level, cycle=ticket.cycle,
-                                              channel=channel),
-                choices))
+                ticket, policy, ActionContext.modal_on(ticket, channel), choices))
         elif command.kind == "status":
             ticket = desk.find(command.key)
             ack(**messages.status_reply(ticket, policy, desk.briefing_permalink(ticket)))
