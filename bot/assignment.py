@@ -56,8 +56,7 @@ class Assignment:
             return ticket
 
     def _assign(self, session: Session, ticket: Ticket, assignee_id: str, actor_id: str, how: str) -> None:
-        if not ticket.is_active:
-            raise Conflict(f"{ticket.key} is resolved; reopen it first.")
+        self.desk.require_active(ticket, "assigned")
         ticket.assignee_id = assignee_id
         self.desk.record(session, ticket, "assigned", actor_id, reason=f"{how}: {assignee_id}")
         text = (f"<@{assignee_id}> took {ticket.key}." if how == "took it"
