@@ -4,15 +4,22 @@ All of them go through the outbox, inside the caller's transaction.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot import alerts, messages, outbox
+from bot.outbox import MessageRef
 from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketEvent, TicketNote
 from bot.policy import Policy
 from bot.rendering import Mrkdwn
 
 NOTES_SHOWN = 6  # the latest notes from earlier levels a briefing carries
+
+_BRIEFINGS = (select(*outbox.REF_COLUMNS)
+              .where(SlackMessage.ticket_id == bindparam("ticket_id"), SlackMessage.role == "briefing")
+              .order_by(SlackMessage.id.desc()).limit(1))
+_CURRENT_BRIEFING = _BRIEFINGS.where(SlackMessage.level == bindparam("level"))
+_EARLIER_BRIEFING = _BRIEFINGS.where(SlackMessage.id < bindparam("before"))
 
 
 class TicketMessages:
@@ -20,23 +27,19 @@ class TicketMessages:
         self.policy = policy
 
     @staticmethod
-    def current_briefing(session: Session, ticket: Ticket) -> SlackMessage | None:
-        return session.scalars(
-            select(SlackMessage)
-            .where(SlackMessage.ticket_id == ticket.id, SlackMessage.role == "briefing",
-                   SlackMessage.level == ticket.level)
-            .order_by(SlackMessage.id.desc())
-        ).first()
+    def current_briefing(session: Session, ticket: Ticket) -> MessageRef | None:
+        return outbox.ref(session.connection().execute(
+            _CURRENT_BRIEFING, {"ticket_id": ticket.id, "level": ticket.level}).first())
 
     def post_briefing(self, session: Session, ticket: Ticket, came_from: TicketEvent | None = None,
-                      earlier: SlackMessage | None = None) -> SlackMessage:
+                      earlier: MessageRef | None = None) -> MessageRef:
         payload = messages.briefing(ticket, ticket.level, self.policy, came_from, linked=earlier is not None,
                                     notes=self.earlier_notes(session, ticket, ticket.level),
                                     **self._handoff_facts(session, ticket))
         return outbox.post(session, channel=self.policy.level(ticket.level).channel, payload=payload,
                            role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
 
-    def refresh_briefing(self, session: Session, ticket: Ticket, briefing: SlackMessage | None) -> None:
+    def refresh_briefing(self, session: Session, ticket: Ticket, briefing: MessageRef | None) -> None:
         """Owe Slack an update of a briefing after a change (status, buttons). It is
         rendered when sent, from the ticket as it is then, so a burst of changes
         costs one update and the request that caused it doesn't wait for a render."""
@@ -74,19 +77,19 @@ class TicketMessages:
                                .order_by(TicketNote.id.desc()).limit(NOTES_SHOWN)).all()
         return [(self.policy.level_name(n.level), n.author_id, n.text) for n in reversed(rows)]
 
-    def note(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, payload: dict,
-             link_to: SlackMessage | None = None) -> None:
+    def note(self, session: Session, ticket: Ticket, briefing: MessageRef | None, payload: dict,
+             link_to: MessageRef | None = None) -> None:
         """A bot reply in the briefing's thread."""
         if briefing is None:
             return
         outbox.post(session, channel=briefing.channel, payload=payload, role="note",
                     ticket_id=ticket.id, level=briefing.level, thread=briefing, link_to=link_to)
 
-    def note_text(self, session: Session, ticket: Ticket, briefing: SlackMessage | None, text: Mrkdwn,
-                  link_to: SlackMessage | None = None) -> None:
+    def note_text(self, session: Session, ticket: Ticket, briefing: MessageRef | None, text: Mrkdwn,
+                  link_to: MessageRef | None = None) -> None:
         self.note(session, ticket, briefing, messages.thread_note(text), link_to)
 
-    def ping(self, session: Session, ticket: Ticket, briefing: SlackMessage, reasons: dict[str, str],
+    def ping(self, session: Session, ticket: Ticket, briefing: MessageRef, reasons: dict[str, str],
              audience: str = "management") -> list[str]:
         """Tell management (or the executive level), mentioning its members: once per
         ticket per reason, ever. Returns the reasons told now."""
@@ -106,13 +109,9 @@ class TicketMessages:
         return fresh
 
     @staticmethod
-    def _earlier_briefing(session: Session, briefing: SlackMessage) -> SlackMessage | None:
-        return session.scalars(
-            select(SlackMessage)
-            .where(SlackMessage.ticket_id == briefing.ticket_id, SlackMessage.role == "briefing",
-                   SlackMessage.id < briefing.id)
-            .order_by(SlackMessage.id.desc())
-        ).first()
+    def _earlier_briefing(session: Session, briefing: MessageRef | SlackMessage) -> MessageRef | None:
+        return outbox.ref(session.connection().execute(
+            _EARLIER_BRIEFING, {"ticket_id": briefing.ticket_id, "before": briefing.id}).first())
 
     @staticmethod
     def _arrival_event(session: Session, ticket: Ticket, briefing: SlackMessage) -> TicketEvent | None:

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
@@ -29,6 +29,8 @@ from bot.routing import executive_reasons, management_reasons
 from bot.sla.clocks import ClockBook
 
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
+
+_INSERT_EVENT = insert(TicketEvent.__table__)
 
 
 def parse_key(text: str) -> int | None:
@@ -228,7 +230,8 @@ class EscalationDesk:
             return ticket
 
     def move(self, session: Session, ticket: Ticket, to_level: str, trigger: str, reason: str,
-             actor_id: str | None, now: datetime | None = None, kind: str = "escalated") -> TicketEvent:
+             actor_id: str | None, now: datetime | None = None, kind: str = "escalated",
+             detail: dict | None = None) -> TicketEvent:
         """Hand the ticket to another level (the ticket row is locked by the caller):
         a new cycle of clocks, a briefing there, a link in the old thread. kind is
         "escalated" or "deescalated" (whose note in the old thread offers Undo)."""
@@ -240,7 +243,7 @@ class EscalationDesk:
         ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
         ticket.acknowledged_by = ticket.acknowledged_at = None
         event = self._event(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
-                            trigger=trigger, reason=reason)
+                            trigger=trigger, reason=reason, detail=detail or {})
         self.clocks.start_cycle(session, ticket, now)
         new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
         if old_briefing is not None:
@@ -397,10 +400,13 @@ class EscalationDesk:
 
     @staticmethod
     def _event(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
-        fields.setdefault("detail", {})
-        event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor_id, at=utcnow(), **fields)
-        session.add(event)
-        return event
+        """Append to the ticket's history. Written at once with one statement (it is in
+        every change); returns a copy of the stored row, not attached to the session."""
+        values = {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {}, **fields,
+                  "ticket_id": ticket.id, "kind": kind, "actor_id": actor_id, "at": utcnow()}
+        session.flush()  # the ticket row first
+        event_id = session.connection().execute(_INSERT_EVENT, values).inserted_primary_key[0]
+        return TicketEvent(id=event_id, **values)
 
     def tell_leaders(self, session: Session, ticket: Ticket, briefing: SlackMessage | None,
                      management: dict[str, str] | None = None) -> None:

@@ -123,8 +123,8 @@ class FactUpdates:
                            f"{self.policy.level_name(entry)}")
         if fired:
             reasons.append(f"criteria matrix: {explain(fired, self.policy.level_name)}")
-        event = self.desk.move(session, ticket, target, self._trigger(fired, raised), "; ".join(reasons), actor_id)
-        event.detail = {"rules": [f.label for f in fired], "severity_raised": raised}
+        self.desk.move(session, ticket, target, self._trigger(fired, raised), "; ".join(reasons), actor_id,
+                       detail={"rules": [f.label for f in fired], "severity_raised": raised})
         return True
 
     @staticmethod

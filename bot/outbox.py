@@ -6,12 +6,14 @@ state change and the messages it causes are stored together or not at all.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import OutboxMessage, OutboxStatus, SlackMessage
+from bot.models import OutboxMessage, OutboxStatus, SlackMessage, utcnow
 
 # Written in a template where the permalink of another message belongs; `<` can't
 # come from user text (it is escaped), so this can't be forged.
@@ -75,6 +77,39 @@ def _wake_worker(session: Session) -> None:
             wake.set(channels)
 
 
+class MessageRef(NamedTuple):
+    """A ticket's Slack message as the write path passes it around: a plain row, not an
+    ORM object, so owing Slack a message costs a statement or two and no flush."""
+
+    id: int
+    ticket_id: int | None
+    level: str | None
+    role: str
+    channel: str
+    ts: str | None = None
+    permalink: str | None = None
+    created_at: datetime | None = None
+
+
+# Core statements, built once: the busiest writes (every acknowledgment owes four rows) must
+# not pay for the ORM's unit of work.
+_MESSAGES = SlackMessage.__table__
+_OUTBOX = OutboxMessage.__table__
+_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_ROW = insert(_OUTBOX)
+_PENDING_UPDATE = select(_OUTBOX.c.id).where(
+    _OUTBOX.c.order_key == bindparam("order_key"), _OUTBOX.c.status == OutboxStatus.PENDING,
+    _OUTBOX.c.lease_until.is_(None)).limit(1)
+_PENDING_HOME = _PENDING_UPDATE.with_for_update(skip_locked=True)
+_REPLACE_PAYLOAD = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")).values(payload=bindparam("new_payload"))
+REF_COLUMNS = (_MESSAGES.c.id, _MESSAGES.c.ticket_id, _MESSAGES.c.level, _MESSAGES.c.role, _MESSAGES.c.channel,
+               _MESSAGES.c.ts, _MESSAGES.c.permalink, _MESSAGES.c.created_at)
+
+
+def ref(row) -> MessageRef | None:
+    return None if row is None else MessageRef(*row)
+
+
 def post(
     session: Session,
     *,
@@ -83,84 +118,75 @@ def post(
     role: str,
     ticket_id: int | None = None,
     level: str | None = None,
-    thread: SlackMessage | None = None,
-    link_to: SlackMessage | None = None,
+    thread: MessageRef | SlackMessage | None = None,
+    link_to: MessageRef | SlackMessage | None = None,
     dedupe_key: str | None = None,
-) -> SlackMessage | None:
+) -> MessageRef | None:
     """Owe Slack a chat.postMessage; returns the message it will become.
 
     With a dedupe_key the message is owed at most once, ever: a second call with
     the same key (here or in another process) records nothing and returns None.
     """
-    if thread is not None and thread.id is None:
-        session.flush()  # the order key names the thread's root
-    message = SlackMessage(ticket_id=ticket_id, level=level, role=role, channel=channel)
-    row = OutboxMessage(
-        ticket_id=ticket_id,
-        method="chat.postMessage",
-        channel=channel,
-        order_key=f"thread:{thread.id}" if thread else f"channel:{channel}",
-        message=message,
-        thread_message=thread,
-        link_message=link_to,
-        payload=payload,
-        dedupe_key=dedupe_key,
-    )
+    session.flush()  # ORM rows this one names (a new ticket) go first
+    now = utcnow()
+
+    def write() -> MessageRef:
+        connection = session.connection()  # asked for inside the savepoint, so it is emitted
+        message_id = connection.execute(_INSERT_MESSAGE, {
+            "ticket_id": ticket_id, "level": level, "role": role, "channel": channel, "created_at": now,
+        }).inserted_primary_key[0]
+        connection.execute(_INSERT_ROW, {
+            "ticket_id": ticket_id, "method": "chat.postMessage", "channel": channel,
+            "order_key": f"thread:{thread.id}" if thread else f"channel:{channel}",
+            "message_id": message_id, "thread_message_id": thread.id if thread else None,
+            "link_message_id": link_to.id if link_to else None, "payload": payload, "dedupe_key": dedupe_key,
+            "created_at": now, "not_before": now,
+        })
+        return MessageRef(message_id, ticket_id, level, role, channel, created_at=now)
+
     if dedupe_key is None:
-        session.add_all([message, row])
+        message = write()
     else:
         try:
             with session.begin_nested():
-                session.add_all([message, row])
-                session.flush()
+                message = write()
         except IntegrityError:
             return None
     _mark_dirty(session, channel)
     return message
 
 
-def update(session: Session, *, message: SlackMessage, payload: dict, ticket_id: int | None = None,
-           link_to: SlackMessage | None = None) -> None:
+def update(session: Session, *, message: MessageRef | SlackMessage, payload: dict, ticket_id: int | None = None,
+           link_to: MessageRef | SlackMessage | None = None) -> None:
     """Owe Slack a chat.update of a message we posted (sent after the post itself).
 
     A payload {"render": name, ...} is rendered by the worker when it sends, from the
     state at that moment; then one pending update of a message stands for all."""
-    if message.id is None:
-        session.flush()
-    if "render" in payload:
-        pending = session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.order_key == f"update:{message.id}",
-                                           OutboxMessage.status == OutboxStatus.PENDING,
-                                           OutboxMessage.lease_until.is_(None)))
-        if pending is not None:
-            return
-    session.add(
-        OutboxMessage(
-            ticket_id=ticket_id,
-            method="chat.update",
-            channel=message.channel,
-            order_key=f"update:{message.id}",
-            message=message,
-            link_message=link_to,
-            payload=payload,
-        )
-    )
+    session.flush()
+    connection = session.connection()
+    order_key = f"update:{message.id}"
+    if "render" in payload and connection.execute(_PENDING_UPDATE, {"order_key": order_key}).first():
+        return
+    now = utcnow()
+    connection.execute(_INSERT_ROW, {
+        "ticket_id": ticket_id, "method": "chat.update", "channel": message.channel, "order_key": order_key,
+        "message_id": message.id, "link_message_id": link_to.id if link_to else None, "payload": payload,
+        "created_at": now, "not_before": now,
+    })
     _mark_dirty(session, message.channel)
 
 
 def publish_home(session: Session, *, user_id: str, view: dict) -> None:
     """Owe Slack a views.publish; a pending publish for the same user is replaced,
     so a burst of changes costs Slack one call."""
-    pending = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.order_key == f"home:{user_id}",
-                                    OutboxMessage.status == OutboxStatus.PENDING,
-                                    OutboxMessage.lease_until.is_(None))
-        .with_for_update(skip_locked=True)
-    ).first()
+    connection = session.connection()
+    order_key = f"home:{user_id}"
     payload = view if "render" in view else {"view": view}
+    pending = connection.execute(_PENDING_HOME, {"order_key": order_key}).scalar()
     if pending is not None:
-        pending.payload = payload
+        connection.execute(_REPLACE_PAYLOAD, {"row_id": pending, "new_payload": payload})
     else:
-        session.add(OutboxMessage(method="views.publish", channel=user_id, order_key=f"home:{user_id}",
-                                  payload=payload))
+        now = utcnow()
+        connection.execute(_INSERT_ROW, {"method": "views.publish", "channel": user_id, "order_key": order_key,
+                                         "payload": payload, "created_at": now, "not_before": now})
     _mark_dirty(session, user_id)

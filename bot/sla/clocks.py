@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.calendar import calendar_for
 from bot.models import ClockKind, SlaClock, Ticket, TicketPause, TicketStatus
 from bot.policy import Policy
 from bot.sla.deadlines import Pause, deadline
+
+_INSERT_CLOCK = insert(SlaClock.__table__)
+_CLOCK_COLUMNS = tuple(column.key for column in SlaClock.__table__.columns if column.key != "id")
+_CLOCKS = SlaClock.__table__
+_STOP_ALL = (update(_CLOCKS)
+             .where(_CLOCKS.c.ticket_id == bindparam("clock_ticket"), _CLOCKS.c.cycle == bindparam("clock_cycle"),
+                    _CLOCKS.c.stopped_at.is_(None))
+             .values(stopped_at=bindparam("now"), stop_reason=bindparam("reason"), next_check_at=None))
+_STOP_KINDS = _STOP_ALL.where(_CLOCKS.c.kind.in_(bindparam("kinds", expanding=True)))
 
 
 class ClockBook:
@@ -100,17 +109,26 @@ class ClockBook:
         return next((c for c in self.running(session, ticket) if c.kind == kind), None)
 
     def _start(self, session: Session, ticket: Ticket, kind: str, now: datetime) -> None:
+        """A new clock: its deadlines are computed here and the row written with one
+        statement (every acknowledgment and every move starts clocks)."""
         target = self.target(ticket, kind, ticket.level)
         if target is None:
             return
         clock = SlaClock(ticket_id=ticket.id, kind=kind, level=ticket.level, cycle=ticket.cycle,
                          started_at=now, target_seconds=int(target.total_seconds()),
-                         warned=False, breached=False)
-        session.add(clock)
+                         warned=False, breached=False, stopped_at=None, stop_reason=None)
         self.recompute(session, ticket, clock, fresh=True)
+        session.flush()  # the ticket row first
+        session.connection().execute(_INSERT_CLOCK, {column: getattr(clock, column) for column in _CLOCK_COLUMNS})
 
     def _stop(self, session: Session, ticket: Ticket, now: datetime, reason: str,
               kinds: tuple[str, ...] | None = None) -> None:
-        for clock in self.running(session, ticket):
-            if kinds is None or clock.kind in kinds:
-                clock.stopped_at, clock.stop_reason, clock.next_check_at = now, reason, None
+        """One UPDATE. Clocks of the ticket this session loaded already are expired, so
+        they are read again rather than keep their old values."""
+        session.flush()
+        session.connection().execute(_STOP_KINDS if kinds else _STOP_ALL, {
+            "clock_ticket": ticket.id, "clock_cycle": ticket.cycle, "now": now, "reason": reason,
+            "kinds": list(kinds or ())})
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, SlaClock) and loaded.ticket_id == ticket.id:
+                session.expire(loaded)
