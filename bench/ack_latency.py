@@ -16,6 +16,9 @@ send to the last byte of the response. Scenarios, one after another, same reques
   escalator Acknowledge  the Acknowledge button on a fresh tier1 briefing, clicked by
                          U0AGENT1: one real DB write per request (every click is a
                          different ticket, opened and delivered beforehand)
+  bare / same clicks     those click requests on the bare threadpool app with a no-op
+                         action listener (our bot stopped first): what Bolt and HTTP
+                         cost for a 4 KB block_actions payload, with no database
 
 The bare apps have a no-op `/escalate` listener and get the same `/escalate help`
 requests. The Slack Web API is the FakeSlack simulator (its own process). Our bot runs
@@ -59,6 +62,7 @@ AGENT = "U0AGENT1"  # a tier1 member in the default policy
 ACKNOWLEDGE = "ticket.acknowledge"
 EVENTS_PATH = "/slack/events"
 GOALS = {"help": 25.0, "ack": 40.0}  # p99 ms
+BARE_CLICK = "bare: same clicks, no-op action (threadpool)"
 MAX_RATIO = 3.0
 CONTROL_TIMEOUT = 60.0  # seconds for any one control message to a child process
 
@@ -156,6 +160,10 @@ def _bare_asgi(kind: str, sim_url: str):
 
     @app.command("/escalate")
     def noop(ack):
+        ack()
+
+    @app.action(ACKNOWLEDGE)
+    def noop_click(ack):
         ack()
 
     return Starlette(routes=[Route(EVENTS_PATH, endpoint, methods=["POST"])])
@@ -529,7 +537,7 @@ def print_report(results: list[Result], args, database: ScratchDatabase, setup_n
           "p99 over the measured requests only)")
     print()
     by_key = {r.name: r for r in results}
-    bare = [r for r in results if r.name.startswith("bare")]
+    bare = [r for r in results if r.name.startswith("bare") and r.name != BARE_CLICK]
     fastest = min(bare, key=lambda r: r.pct(99))
     base = fastest.pct(99)
     print(f"fastest bare Bolt set-up (by p99): {fastest.name} — p99 {base:.2f} ms")
@@ -542,6 +550,10 @@ def print_report(results: list[Result], args, database: ScratchDatabase, setup_n
         ok = ok and goal_abs and goal_rel and not r.errors
         print(f"  {label:<40} p99 {p99:7.2f} ms  goal < {GOALS[key]:.0f} ms: {'PASS' if goal_abs else 'FAIL'};"
               f"  ratio to fastest bare {ratio:5.2f}x  goal <= {MAX_RATIO:.0f}x: {'PASS' if goal_rel else 'FAIL'}")
+    click, ack = by_key.get(BARE_CLICK), by_key["escalator: Acknowledge click (DB write)"]
+    if click and click.latencies and ack.latencies:
+        print(f"  the same clicks on the bare app (no-op action): p99 {click.pct(99):.2f} ms; Acknowledge is "
+              f"{ack.pct(99) / click.pct(99):.2f}x that (p50 {ack.pct(50) / click.pct(50):.2f}x)")
     print(f"goals {'hold' if ok else 'do NOT all hold'}")
     for r in results:
         for error in r.errors[:5]:
@@ -614,6 +626,13 @@ def main(argv=None) -> int:
         eph = sim.call("stats")["ephemerals"]
         if eph:
             results[-1].errors.append(f"{eph} ephemeral answers (error notices) were sent to users")
+        # the same clicks on a bare app: what Bolt and HTTP cost for this payload, with no DB write
+        bot.stop()
+        children.remove(bot)
+        server = Child("bare-click", bare_process, "threadpool", sim_url, args.server)
+        children.append(server)
+        results.append(run_scenario(BARE_CLICK, server.info["url"], clicks[:n_warm], clicks[n_warm:], args,
+                                    check=check_empty))
     finally:
         for child in reversed(children):
             child.stop()

@@ -1,7 +1,6 @@
 """Engine, sessions and migrations for SQLite (one process) and PostgreSQL (many)."""
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -10,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.sqlite_writer import writer_for
 
 # Any constant works; it only has to be the same in every escalator process.
 _MIGRATION_LOCK_ID = 7_420_120_001
@@ -50,25 +51,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work that writes: commit on success, roll back on any error."""
-    with _sqlite_writer_turn(sessions.kw.get("bind")), sessions.begin() as session:
-        session.connection(execution_options={_WRITE_OPTION: True})
-        yield session
-
-
-_writer_locks: dict[int, threading.RLock] = {}
-
-
-@contextmanager
-def _sqlite_writer_turn(engine: Engine | None) -> Iterator[None]:
-    """SQLite lets one writer in at a time and makes the others sleep and retry, which
-    is slow and unfair under load; writers of this process queue on a lock instead."""
-    if engine is None or engine.dialect.name != "sqlite":
-        yield
+    """One unit of work that writes: committed (durably) when the block ends, rolled back
+    on any error. On SQLite, units of this process take turns and commit in groups
+    (bot.sqlite_writer); PostgreSQL runs them side by side, each with its own commit."""
+    engine = sessions.kw.get("bind")
+    if engine is not None and engine.dialect.name == "sqlite":
+        with writer_for(engine, _WRITE_OPTION).unit(sessions) as session:
+            yield session
         return
-    lock = _writer_locks.setdefault(id(engine), threading.RLock())
-    with lock:
-        yield
+    with sessions.begin() as session:
+        yield session
 
 
 def alembic_config(engine_url: str) -> Config:

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
@@ -31,6 +31,17 @@ from bot.sla.clocks import ClockBook
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
 
 _INSERT_EVENT = insert(TicketEvent.__table__)
+_TICKETS = Ticket.__table__
+_CLAIM_ACKNOWLEDGMENT = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("claim_ticket"), _TICKETS.c.level == bindparam("claim_level"),
+           _TICKETS.c.acknowledged_by.is_(None), _TICKETS.c.status.in_(TicketStatus.ACTIVE))
+    .values(acknowledged_by=bindparam("claim_user"), acknowledged_at=bindparam("claim_now"),
+            updated_at=bindparam("claim_now"),
+            status=case((_TICKETS.c.status == TicketStatus.OPEN, TicketStatus.ACKNOWLEDGED),
+                        else_=_TICKETS.c.status))
+    .returning(*_TICKETS.c)
+)
 
 
 def parse_key(text: str) -> int | None:
@@ -109,6 +120,15 @@ class EscalationDesk:
 
     # --- acknowledging and working ----------------------------------------------
     def acknowledge(self, ticket_id: int, user_id: str, *, at_level: str | None = None) -> Ticket:
+        """The usual click (a member, on the current level's briefing, not yet acknowledged)
+        is one conditional UPDATE, the claim, and the rows it owes: the busiest write there
+        is stays short. Anything else takes the checked path, which says what stood in the way."""
+        if at_level and self._may_act_at(at_level, user_id):
+            with transaction(self.sessions) as session:
+                claimed = self._claim_acknowledgment(session, ticket_id, at_level, user_id)
+                if claimed is not None:
+                    self._acknowledged(session, claimed, user_id, claimed.acknowledged_at)
+                    return claimed
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
             self.require_active(ticket, "acknowledged")
@@ -120,6 +140,15 @@ class EscalationDesk:
                 raise Conflict(f"{ticket.key} was already acknowledged by <@{ticket.acknowledged_by}>.")
             self._mark_acknowledged(session, ticket, user_id)
             return ticket
+
+    @staticmethod
+    def _claim_acknowledgment(session: Session, ticket_id: int, level: str, user_id: str) -> Ticket | None:
+        """Acknowledge the ticket if it is still active at `level` and unacknowledged; returns
+        a copy of the updated row (not attached to the session), or None and changes nothing."""
+        row = session.connection().execute(_CLAIM_ACKNOWLEDGMENT, {
+            "claim_ticket": ticket_id, "claim_level": level, "claim_user": user_id, "claim_now": utcnow(),
+        }).first()
+        return None if row is None else Ticket(**row._mapping)
 
     def reply_in_thread(self, channel: str, thread_ts: str, user_id: str, text: str, ts: str) -> Ticket | None:
         """A person's reply in one of a ticket's briefing threads is kept as a note.
@@ -156,18 +185,22 @@ class EscalationDesk:
 
     def _mark_acknowledged(self, session: Session, ticket: Ticket, user_id: str, via: str | None = None) -> None:
         now = utcnow()
-        # the busiest write there is: its queries read nothing it writes, so one flush at commit does
-        with session.no_autoflush:
-            briefing = self.slack.current_briefing(session, ticket)
-            ticket.acknowledged_by, ticket.acknowledged_at = user_id, now
-            if ticket.status == TicketStatus.OPEN:
-                ticket.status = TicketStatus.ACKNOWLEDGED
-            self._event(session, ticket, "acknowledged", user_id, from_level=ticket.level)
-            self.clocks.acknowledged(session, ticket, now)
-            suffix = f" ({via})" if via else ""
-            self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
-            self.slack.refresh_briefing(session, ticket, briefing)
-            self.changed(session, ticket)
+        ticket.acknowledged_by, ticket.acknowledged_at = user_id, now
+        if ticket.status == TicketStatus.OPEN:
+            ticket.status = TicketStatus.ACKNOWLEDGED
+        self._acknowledged(session, ticket, user_id, now, via)
+
+    def _acknowledged(self, session: Session, ticket: Ticket, user_id: str, now: datetime,
+                      via: str | None = None) -> None:
+        """What an acknowledgment owes: its event, the clocks, a note in the thread, the
+        briefing and the Homes refreshed."""
+        briefing = self.slack.current_briefing(session, ticket)
+        self._event(session, ticket, "acknowledged", user_id, from_level=ticket.level)
+        self.clocks.acknowledged(session, ticket, now)
+        suffix = f" ({via})" if via else ""
+        self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
+        self.slack.refresh_briefing(session, ticket, briefing)
+        self.changed(session, ticket)
 
     def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str,
                          *, seen_cycle: int | None = None) -> Ticket:
@@ -344,7 +377,10 @@ class EscalationDesk:
 
     # --- helpers --------------------------------------------------------------
     def may_act(self, ticket: Ticket, user_id: str) -> bool:
-        return self.policy.is_member(ticket.level, user_id) or self.policy.is_member("management", user_id)
+        return self._may_act_at(ticket.level, user_id)
+
+    def _may_act_at(self, level: str, user_id: str) -> bool:
+        return self.policy.is_member(level, user_id) or self.policy.is_member("management", user_id)
 
     def lock(self, session: Session, ticket_id: int) -> Ticket:
         return self._lock(session, ticket_id)

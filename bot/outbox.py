@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import sqlite_writer
 from bot.models import OutboxMessage, OutboxStatus, SlackMessage, utcnow
 
 # Written in a template where the permalink of another message belongs; `<` can't
@@ -69,12 +70,20 @@ def _mark_dirty(session: Session, *channels: str) -> None:
     session.info.setdefault("outbox_channels", set()).update(channels)
 
 
-@event.listens_for(Session, "after_commit")
-def _wake_worker(session: Session) -> None:
-    channels = session.info.pop("outbox_channels", None)
+def _wake_for(info: dict) -> None:
+    channels = info.pop("outbox_channels", None)
     if channels:
         for wake in list(_subscribers):
             wake.set(channels)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_worker(session: Session) -> None:
+    _wake_for(session.info)
+
+
+# on SQLite a unit's rows become visible when its group commits, after its session's commit
+sqlite_writer.after_durable_commit.append(_wake_for)
 
 
 class MessageRef(NamedTuple):
