@@ -4,7 +4,8 @@ SQLite lets one writer in at a time, and a durable commit costs an fsync (1-4 ms
 the machines we measured, more than the write itself). So every write transaction
 of a process takes its turn on one connection, each unit of work inside its own
 SAVEPOINT; a unit that ends while others wait for their turn leaves the COMMIT to the
-last of them (at most MAX_GROUP units or MAX_GROUP_SECONDS later), and each caller
+last of those (the units queued when the group opened, at most MAX_GROUP of them or
+MAX_GROUP_SECONDS; later arrivals form the next group), and each caller
 returns only once the COMMIT that holds its writes is done. One fsync then makes a
 whole burst of acknowledgments durable, and nothing is acknowledged before it is on
 disk. A unit that fails rolls back its savepoint alone.
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MAX_GROUP = 32  # units per COMMIT
-MAX_GROUP_SECONDS = 0.05  # a group older than this commits at the next unit's end
+MAX_GROUP_SECONDS = 0.02  # a group older than this commits at the next unit's end
 
 # Called with each unit's session.info once its group is committed (the outbox wakes its
 # workers here: rows of a unit are not visible to other connections before that).
@@ -31,10 +32,12 @@ after_durable_commit: list[Callable[[dict], None]] = []
 class _Group:
     """The open SQLite transaction and the units waiting for its COMMIT."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, capacity: int):
         self.connection = connection
         self.transaction = connection.begin()
         self.opened = time.monotonic()
+        self.capacity = capacity  # the units queued when it opened: later ones form the next group
+        self.turns = 0
         self.units: list[dict] = []  # session.info of each unit that succeeded
         self.done = threading.Event()
         self.error: BaseException | None = None
@@ -82,7 +85,7 @@ class SqliteWriter:
             with self._counter:
                 self._waiting -= 1
         try:
-            group = self._group = self._group or _Group(self._connect())
+            group = self._group = self._group or self._open()
             self._holder.group = group
             try:
                 with self._session(sessions, group) as session:
@@ -110,19 +113,25 @@ class SqliteWriter:
         finally:
             session.close()
 
-    def _connect(self) -> Connection:
-        return self._engine.connect().execution_options(**{self._write_option: True})
+    def _open(self) -> _Group:
+        with self._counter:
+            queued = self._waiting
+        connection = self._engine.connect().execution_options(**{self._write_option: True})
+        return _Group(connection, capacity=min(MAX_GROUP, 1 + queued))
 
     def _end_turn(self) -> None:
-        """Commit the group unless another unit is about to join it; then pass the turn."""
+        """Commit the group once the units queued when it opened have had their turn (or no
+        one else waits): a unit waits for at most one round of the queue. Then pass the turn."""
         try:
             group = self._group
-            with self._counter:
-                others = self._waiting
-            if group is not None and (not others or len(group.units) >= MAX_GROUP
-                                      or time.monotonic() - group.opened >= MAX_GROUP_SECONDS):
-                self._group = None
-                group.finish()
+            if group is not None:
+                group.turns += 1
+                with self._counter:
+                    others = self._waiting
+                if (not others or group.turns >= group.capacity
+                        or time.monotonic() - group.opened >= MAX_GROUP_SECONDS):
+                    self._group = None
+                    group.finish()
         finally:
             self._turn.release()
 

@@ -80,7 +80,8 @@ def test_a_failing_unit_rolls_back_alone_and_the_others_commit_together(sessions
 
 def test_when_the_group_commit_fails_every_member_is_told_and_nothing_is_kept(sessions):
     """A unit returns only after the COMMIT holding its rows: if that COMMIT fails (here a
-    deferred foreign key, standing in for a full disk), its caller gets the error too."""
+    deferred foreign key, standing in for a full disk), its caller gets the error too.
+    The two units queued behind the first form the next group together."""
 
     def breaks_the_commit(session):
         session.connection().exec_driver_sql("PRAGMA defer_foreign_keys=ON")
@@ -89,18 +90,20 @@ def test_when_the_group_commit_fails_every_member_is_told_and_nothing_is_kept(se
             "created_at) VALUES (999999, 'chat.postMessage', 'C0GROUP', 'x', '{\"text\": \"orphan\"}', "
             "'pending', 0, '2026-01-01', '2026-01-01')")
 
-    with pytest.raises(IntegrityError):
-        with transaction(sessions) as session:
-            owe(session, "first")
-            other, outcome = queue_behind(sessions, breaks_the_commit)
-            wait_until_queued(sessions)
-    other.join(10)
+    with transaction(sessions) as session:
+        owe(session, "alone in its group")
+        sound, sound_outcome = queue_behind(sessions, lambda s: owe(s, "lost with its group"))
+        broken, broken_outcome = queue_behind(sessions, breaks_the_commit)
+        wait_until_queued(sessions, 2)
+    sound.join(10)
+    broken.join(10)
 
-    assert isinstance(outcome["error"], IntegrityError)
-    assert texts(sessions) == []
+    assert isinstance(sound_outcome["error"], IntegrityError)
+    assert isinstance(broken_outcome["error"], IntegrityError)
+    assert texts(sessions) == ["alone in its group"]
     with transaction(sessions) as session:  # the writer carries on
         owe(session, "after")
-    assert texts(sessions) == ["after"]
+    assert texts(sessions) == ["alone in its group", "after"]
 
 
 def test_a_transaction_inside_another_is_a_savepoint_of_it(sessions):
