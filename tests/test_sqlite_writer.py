@@ -60,18 +60,24 @@ def wait_until_queued(sessions, count: int = 1) -> None:
     raise AssertionError("the other transaction never queued")
 
 
+def two_queued_behind(sessions, first_text: str, second_body, third_body) -> tuple[dict, dict]:
+    """A unit owing `first_text` ends while two others wait for their turn; their outcomes."""
+    with transaction(sessions) as session:
+        owe(session, first_text)
+        second, second_outcome = queue_behind(sessions, second_body)
+        third, third_outcome = queue_behind(sessions, third_body)
+        wait_until_queued(sessions, 2)
+    second.join(10)
+    third.join(10)
+    return second_outcome, third_outcome
+
+
 def test_a_failing_unit_rolls_back_alone_and_the_others_commit_together(sessions):
     def fails(session):
         owe(session, "from the failing unit")
         raise ValueError("bad input")
 
-    with transaction(sessions) as session:
-        owe(session, "first")
-        second, second_outcome = queue_behind(sessions, lambda s: owe(s, "second"))
-        third, third_outcome = queue_behind(sessions, fails)
-        wait_until_queued(sessions, 2)
-    second.join(10)
-    third.join(10)
+    second_outcome, third_outcome = two_queued_behind(sessions, "first", lambda s: owe(s, "second"), fails)
 
     assert second_outcome == {"returned": True}
     assert isinstance(third_outcome["error"], ValueError)
@@ -90,13 +96,8 @@ def test_when_the_group_commit_fails_every_member_is_told_and_nothing_is_kept(se
             "created_at) VALUES (999999, 'chat.postMessage', 'C0GROUP', 'x', '{\"text\": \"orphan\"}', "
             "'pending', 0, '2026-01-01', '2026-01-01')")
 
-    with transaction(sessions) as session:
-        owe(session, "alone in its group")
-        sound, sound_outcome = queue_behind(sessions, lambda s: owe(s, "lost with its group"))
-        broken, broken_outcome = queue_behind(sessions, breaks_the_commit)
-        wait_until_queued(sessions, 2)
-    sound.join(10)
-    broken.join(10)
+    sound_outcome, broken_outcome = two_queued_behind(
+        sessions, "alone in its group", lambda s: owe(s, "lost with its group"), breaks_the_commit)
 
     assert isinstance(sound_outcome["error"], IntegrityError)
     assert isinstance(broken_outcome["error"], IntegrityError)
