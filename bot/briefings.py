@@ -8,8 +8,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot import alerts, messages, outbox
-from bot.outbox import MessageRef
 from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketEvent, TicketNote
+from bot.outbox import MessageRef
 from bot.policy import Policy
 from bot.rendering import Mrkdwn
 

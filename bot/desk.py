@@ -23,6 +23,7 @@ from bot.errors import Conflict, NotAllowed, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket, Resolution
 from bot.matrix import climb, explain
 from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
+from bot.outbox import MessageRef
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
 from bot.routing import executive_reasons, management_reasons
@@ -444,7 +445,7 @@ class EscalationDesk:
         event_id = session.connection().execute(_INSERT_EVENT, values).inserted_primary_key[0]
         return TicketEvent(id=event_id, **values)
 
-    def tell_leaders(self, session: Session, ticket: Ticket, briefing: SlackMessage | None,
+    def tell_leaders(self, session: Session, ticket: Ticket, briefing: MessageRef | None,
                      management: dict[str, str] | None = None) -> None:
         """Ping management, and the executive level for critical business impact, about
         every reason that holds now and wasn't told before (`management`: extra reasons)."""

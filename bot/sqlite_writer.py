@@ -117,7 +117,11 @@ class SqliteWriter:
         with self._counter:
             queued = self._waiting
         connection = self._engine.connect().execution_options(**{self._write_option: True})
-        return _Group(connection, capacity=min(MAX_GROUP, 1 + queued))
+        try:
+            return _Group(connection, capacity=min(MAX_GROUP, 1 + queued))
+        except BaseException:  # BEGIN IMMEDIATE failed (another process held the lock too long)
+            connection.close()
+            raise
 
     def _end_turn(self) -> None:
         """Commit the group once the units queued when it opened have had their turn (or no
