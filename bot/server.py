@@ -1,7 +1,9 @@
 """The production HTTP endpoint: POST /slack/events and GET /healthz under uvicorn.
 
 Bolt's dispatch is synchronous; it runs in Starlette's thread pool so the event
-loop keeps accepting requests while a listener waits on the database.
+loop keeps accepting requests while a listener waits on the database. Bolt's parse
+of the body (url-decoding a 4 KB interaction payload is ~0.3 ms) happens in that
+thread too, in the same hop: the event loop only reads bytes and writes answers.
 """
 from __future__ import annotations
 
@@ -33,10 +35,12 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
             log.exception("health check: database unreachable")
             return False
 
+    def dispatch(request: Request, body: bytes):
+        return app.dispatch(to_bolt_request(request, body))
+
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(bolt_response)
+        return to_starlette_response(await run_in_threadpool(dispatch, request, body))
 
     async def healthz(_request: Request) -> Response:
         if not await run_in_threadpool(database_ok):
