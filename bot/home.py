@@ -45,15 +45,12 @@ class HomeTab:
     def publish(self, user_id: str) -> None:
         """Owe Slack this user's Home (rendered when sent; a pending one stands for all)."""
         with transaction(self.sessions) as session:
-            self.publish_in(session, user_id)
+            outbox.publish_homes(session, [user_id])
 
-    def publish_in(self, session: Session, user_id: str) -> None:
-        outbox.publish_home(session, user_id=user_id, view={"render": "home", "user_id": user_id})
-
-    def refresh_for(self, session: Session, ticket: Ticket) -> None:
+    @staticmethod
+    def refresh_for(session: Session, ticket: Ticket) -> None:
         """A ticket changed: refresh the Home of the people it shows up for as "mine"."""
-        for user_id in {ticket.requester_id, ticket.acknowledged_by, ticket.assignee_id} - {None}:
-            self.publish_in(session, user_id)
+        outbox.publish_homes(session, {ticket.requester_id, ticket.acknowledged_by, ticket.assignee_id} - {None})
 
     def render_payload(self, session: Session, payload: dict) -> dict:
         """The renderer behind publish (see bot.delivery.OutboxWorker)."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,11 +106,23 @@ _MESSAGES = SlackMessage.__table__
 _OUTBOX = OutboxMessage.__table__
 _INSERT_MESSAGE = insert(_MESSAGES)
 _INSERT_ROW = insert(_OUTBOX)
-_PENDING_UPDATE = select(_OUTBOX.c.id).where(
-    _OUTBOX.c.order_key == bindparam("order_key"), _OUTBOX.c.status == OutboxStatus.PENDING,
-    _OUTBOX.c.lease_until.is_(None)).limit(1)
-_PENDING_HOME = _PENDING_UPDATE.with_for_update(skip_locked=True)
-_REPLACE_PAYLOAD = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id")).values(payload=bindparam("new_payload"))
+# A payload {"render": name, ...} is rendered when sent, from the state at that moment, so
+# one pending row of an order key stands for every change after it: this statement owes
+# one unless such a row waits unclaimed. A row locked by a claim in progress (PostgreSQL)
+# counts as claimed, so a change committed after that claim read the state gets its own row.
+_UNCLAIMED_PENDING = (
+    select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.order_key == bindparam("order_key"), _OUTBOX.c.status == OutboxStatus.PENDING,
+           _OUTBOX.c.lease_until.is_(None))
+    .with_for_update(skip_locked=True)
+)
+_RENDERED_COLUMNS = ("ticket_id", "method", "channel", "order_key", "message_id", "link_message_id", "payload",
+                     "created_at", "not_before")
+_OWE_RENDERED = insert(_OUTBOX).from_select(
+    _RENDERED_COLUMNS,
+    select(*(bindparam(name, type_=_OUTBOX.c[name].type) for name in _RENDERED_COLUMNS))
+    .where(~_UNCLAIMED_PENDING.exists()),
+)
 REF_COLUMNS = (_MESSAGES.c.id, _MESSAGES.c.ticket_id, _MESSAGES.c.level, _MESSAGES.c.role, _MESSAGES.c.channel,
                _MESSAGES.c.ts, _MESSAGES.c.permalink, _MESSAGES.c.created_at)
 
@@ -172,30 +184,22 @@ def update(session: Session, *, message: MessageRef | SlackMessage, payload: dic
     A payload {"render": name, ...} is rendered by the worker when it sends, from the
     state at that moment; then one pending update of a message stands for all."""
     session.flush()
-    connection = session.connection()
-    order_key = f"update:{message.id}"
-    if "render" in payload and connection.execute(_PENDING_UPDATE, {"order_key": order_key}).first():
-        return
     now = utcnow()
-    connection.execute(_INSERT_ROW, {
-        "ticket_id": ticket_id, "method": "chat.update", "channel": message.channel, "order_key": order_key,
-        "message_id": message.id, "link_message_id": link_to.id if link_to else None, "payload": payload,
-        "created_at": now, "not_before": now,
-    })
+    row = {"ticket_id": ticket_id, "method": "chat.update", "channel": message.channel,
+           "order_key": f"update:{message.id}", "message_id": message.id,
+           "link_message_id": link_to.id if link_to else None, "payload": payload, "created_at": now,
+           "not_before": now}
+    session.connection().execute(_OWE_RENDERED if "render" in payload else _INSERT_ROW, row)
     _mark_dirty(session, message.channel)
 
 
-def publish_home(session: Session, *, user_id: str, view: dict) -> None:
-    """Owe Slack a views.publish; a pending publish for the same user is replaced,
-    so a burst of changes costs Slack one call."""
-    connection = session.connection()
-    order_key = f"home:{user_id}"
-    payload = view if "render" in view else {"view": view}
-    pending = connection.execute(_PENDING_HOME, {"order_key": order_key}).scalar()
-    if pending is not None:
-        connection.execute(_REPLACE_PAYLOAD, {"row_id": pending, "new_payload": payload})
-    else:
-        now = utcnow()
-        connection.execute(_INSERT_ROW, {"method": "views.publish", "channel": user_id, "order_key": order_key,
-                                         "payload": payload, "created_at": now, "not_before": now})
-    _mark_dirty(session, user_id)
+def publish_homes(session: Session, user_ids: Iterable[str]) -> None:
+    """Owe Slack a views.publish of each user's Home, rendered when sent; a pending one
+    for the same user stands for it, so a burst of changes costs Slack one call."""
+    now = utcnow()
+    rows = [{"ticket_id": None, "method": "views.publish", "channel": user_id, "order_key": f"home:{user_id}",
+             "message_id": None, "link_message_id": None, "payload": {"render": "home", "user_id": user_id},
+             "created_at": now, "not_before": now} for user_id in sorted(set(user_ids))]
+    if rows:
+        session.connection().execute(_OWE_RENDERED, rows)
+        _mark_dirty(session, *(row["channel"] for row in rows))

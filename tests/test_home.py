@@ -50,3 +50,24 @@ def test_a_burst_of_home_refreshes_costs_one_publish(harness):
     assert worker.drain(timeout=5)
     assert harness.sim.count("views.publish") == 1
     assert harness.sim.home(SPECIALIST) is not None
+
+
+def test_a_change_while_a_home_is_being_sent_is_published_after_it(harness):
+    key = harness.new_ticket(user=AGENT2, Summary="Search is slow")
+    harness.settle()
+    harness.runtime.worker.stop()
+    renderers = dict(harness.runtime.worker.renderers)
+    render_home, acknowledged = renderers["home"], []
+
+    def render_then_acknowledge(session, payload):
+        view = render_home(session, payload)  # the Home as it was when this publish was claimed
+        if not acknowledged:  # someone acknowledges while it is on its way to Slack
+            acknowledged.append(harness.runtime.desk.acknowledge(int(key.split("-")[1]), AGENT))
+        return view
+
+    renderers["home"] = render_then_acknowledge
+    harness.runtime.home.publish(AGENT2)
+    worker = OutboxWorker(harness.runtime.sessions, harness.runtime.worker.client, harness.delivery, renderers)
+    assert worker.drain(timeout=5)
+    assert acknowledged
+    assert "Acknowledged" in harness.sim.home(AGENT2).rendered
