@@ -238,7 +238,7 @@ def bot_process(conn, sim_url: str, database_url: str, server_kind: str) -> None
     from bot.ids import BlockId
     from bot.models import Ticket, TicketStatus
     from bot.policy import load_policy
-    from bot.runtime import build_app, build_runtime
+    from bot.runtime import build_app, build_runtime, freeze_startup_objects
     from bot.server import create_asgi_app
 
     policy = load_policy()
@@ -249,6 +249,7 @@ def bot_process(conn, sim_url: str, database_url: str, server_kind: str) -> None
     settings = Settings(bot_token=TOKEN, signing_secret=SECRET, slack_api_url=sim_url, database_url=database_url)
     runtime = build_runtime(settings, policy=policy, delivery=DeliveryOptions())
     app = build_app(runtime)
+    freeze_startup_objects()  # as `escalator serve` does
     server = UvicornThread(create_asgi_app(runtime, app), server_kind).start()
     runtime.worker.start()
 

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args) -> int:
     from bot.logging_setup import configure_logging
-    from bot.runtime import build_app, build_runtime, start_background
+    from bot.runtime import build_app, build_runtime, freeze_startup_objects, start_background
     from bot.server import serve_http, serve_socket_mode
 
     settings = load_settings()
@@ -62,6 +62,7 @@ def _serve(args) -> int:
     runtime = build_runtime(settings)
     try:
         app = build_app(runtime)
+        freeze_startup_objects()
         start_background(runtime)
         if args.http or not settings.socket_mode:
             port = args.port or settings.port

