@@ -2,25 +2,24 @@
 score, and the count of open tickets per level."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, case, extract, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.db import transaction
 from bot.durations import format_duration
 from bot.models import ClockKind, SlaClock, Ticket, TicketStatus, utcnow
-from bot.policy import Policy
+from bot.policy import Policy, PriorityWeights
 from bot.priority import priority_score
 from bot.rendering import render
 from bot.vocabulary import STATUS_LABELS
 
 SHOWN_PER_SECTION = 10
-RANKED_PER_LEVEL = 500  # the most urgent by severity and age are scored; a queue that long needs help anyway
 
 
-# a level's open tickets, most severe and oldest first, with what priority_score needs
+# the soonest running response or time-limit deadline of each ticket (update reminders don't rank)
 _NEXT_DUE = (
     select(func.min(SlaClock.due_at))
     .where(SlaClock.ticket_id == Ticket.id, SlaClock.stopped_at.is_(None), SlaClock.kind != ClockKind.UPDATE,
@@ -28,19 +27,36 @@ _NEXT_DUE = (
     .correlate(Ticket)
     .scalar_subquery()
 )
-_CANDIDATES = (
-    select(Ticket.id, Ticket.severity, Ticket.vip, Ticket.revenue_at_risk, Ticket.created_at,
-           _NEXT_DUE.label("next_due"))
-    .where(Ticket.status.in_(TicketStatus.ACTIVE), Ticket.level == bindparam("level"))
-    .order_by(Ticket.severity, Ticket.created_at)
-    .limit(RANKED_PER_LEVEL)
-)
+
+
+def most_urgent(weights: PriorityWeights, limit: int = SHOWN_PER_SECTION):
+    """A level's open tickets ranked by priority_score in SQL (parameters: level, now,
+    within_hour = now + 1 h). The score's age term is weight x (now - created_at); `now`
+    is the same for every row, so the ranking uses -weight x created_at and the database
+    ranks the whole queue without handing each row to Python. The score shown is
+    priority_score of the rows returned."""
+    queue = (
+        select(Ticket.id, Ticket.severity, Ticket.vip, Ticket.revenue_at_risk, Ticket.created_at,
+               _NEXT_DUE.label("next_due"))
+        .where(Ticket.status.in_(TicketStatus.ACTIVE), Ticket.level == bindparam("level"))
+        .subquery()
+    )
+    rank = (
+        case({severity: weight for severity, weight in weights.severity}, value=queue.c.severity, else_=0)
+        + case((queue.c.vip, weights.vip), else_=0)
+        + func.coalesce(queue.c.revenue_at_risk, 0) * (weights.per_thousand_revenue / 1000)
+        - extract("epoch", queue.c.created_at) * (weights.per_hour_open / 3600)
+        + case((queue.c.next_due <= bindparam("now"), weights.breached),
+               (queue.c.next_due <= bindparam("within_hour"), weights.due_within_hour), else_=0)
+    )
+    return select(queue).order_by(rank.desc(), queue.c.severity, queue.c.created_at).limit(limit)
 
 
 class HomeTab:
     def __init__(self, sessions: sessionmaker[Session], policy: Policy):
         self.sessions = sessions
         self.policy = policy
+        self._most_urgent = most_urgent(policy.priority)
 
     def publish(self, user_id: str) -> None:
         """Owe Slack this user's Home (rendered when sent; a pending one stands for all)."""
@@ -63,20 +79,20 @@ class HomeTab:
             active.where(or_(Ticket.requester_id == user_id, Ticket.acknowledged_by == user_id,
                              Ticket.assignee_id == user_id))
             .order_by(Ticket.severity, Ticket.created_at).limit(SHOWN_PER_SECTION)).all()
-        queues = []
-        for level in self.policy.levels_of(user_id):
-            # the candidates are ranked from the columns the score needs (rows, not ORM
-            # objects: up to 500 of them, and this runs in the outbox worker beside the
-            # request threads); only the tickets shown are loaded whole
-            candidates = session.execute(_CANDIDATES, {"level": level}).all()
-            ranked = sorted(((priority_score(row, row.next_due, now, self.policy.priority), row)
-                             for row in candidates), key=lambda pair: -pair[0])[:SHOWN_PER_SECTION]
-            shown = {ticket.id: ticket for ticket in session.scalars(
-                select(Ticket).where(Ticket.id.in_([row.id for _, row in ranked])))}
-            rows = [(shown[row.id], score, self._clock_note(row.next_due, now)) for score, row in ranked]
-            queues.append((self.policy.level_name(level), len(candidates), rows))
         counts = dict(session.execute(select(Ticket.level, func.count()).where(Ticket.status.in_(TicketStatus.ACTIVE))
                                       .group_by(Ticket.level)).all())
+        queues = []
+        for level in self.policy.levels_of(user_id):
+            # ranked by the database (this runs in the outbox worker beside the request
+            # threads: scoring a long queue row by row in Python held them up); only the
+            # tickets shown are loaded whole
+            ranked = session.execute(self._most_urgent,
+                                     {"level": level, "now": now, "within_hour": now + timedelta(hours=1)}).all()
+            shown = {ticket.id: ticket for ticket in session.scalars(
+                select(Ticket).where(Ticket.id.in_([row.id for row in ranked])))}
+            rows = [(shown[row.id], priority_score(row, row.next_due, now, self.policy.priority),
+                     self._clock_note(row.next_due, now)) for row in ranked]
+            queues.append((self.policy.level_name(level), counts.get(level, 0), rows))
         return render("home.json.j2", mine=mine, queues=queues, status_labels=STATUS_LABELS,
                       level_names={key: level.name for key, level in self.policy.levels.items()},
                       counts=[(level.name, counts.get(key, 0)) for key, level in self.policy.levels.items()])

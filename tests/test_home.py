@@ -1,6 +1,10 @@
 """App Home: my tickets, my levels' queues by priority score, counts per level; kept fresh
 when a shown ticket changes, without flooding Slack."""
+import json
+
 from bot.delivery import OutboxWorker
+from bot.forms import parse_new_ticket
+from bot.ids import BlockId
 from tests.harness import AGENT, AGENT2, CHANNELS, SPECIALIST
 
 
@@ -71,3 +75,23 @@ def test_a_change_while_a_home_is_being_sent_is_published_after_it(harness):
     assert worker.drain(timeout=5)
     assert acknowledged
     assert "Acknowledged" in harness.sim.home(AGENT2).rendered
+
+
+def test_the_whole_queue_is_ranked_however_long_it_is(harness):
+    """The most urgent ticket tops the queue even behind hundreds of older, more severe
+    ones, and the queue's header counts every open ticket."""
+    harness.runtime.worker.stop()  # only the Home is looked at; the briefings can wait
+    desk = harness.runtime.desk
+    routine = parse_new_ticket({BlockId.SUMMARY: "Routine slowness", BlockId.CUSTOMER: "Initech",
+                                BlockId.SEVERITY: "P2"})
+    for _ in range(520):
+        desk.open_ticket(routine, requester_id=AGENT2)
+    urgent = desk.open_ticket(parse_new_ticket({
+        BlockId.SUMMARY: "Payroll export fails for a VIP", BlockId.CUSTOMER: "Globex", BlockId.SEVERITY: "P3",
+        BlockId.FLAGS: ["vip"], BlockId.REVENUE: "200000"}), requester_id=AGENT2)
+    with harness.runtime.sessions() as session:
+        text = json.dumps(harness.runtime.home.render(session, AGENT))
+    queue = text[text.index("Tier 1 queue"):]
+    assert "Tier 1 queue* (521 open, most urgent first)" in queue
+    assert queue.index(urgent.key) < queue.index("Routine slowness")  # P3 + VIP + 200k: 550 against 200
+    assert "priority 550" in queue
