@@ -108,8 +108,9 @@ _INSERT_MESSAGE = insert(_MESSAGES)
 _INSERT_ROW = insert(_OUTBOX)
 # A payload {"render": name, ...} is rendered when sent, from the state at that moment, so
 # one pending row of an order key stands for every change after it: this statement owes
-# one unless such a row waits unclaimed. A row locked by a claim in progress (PostgreSQL)
-# counts as claimed, so a change committed after that claim read the state gets its own row.
+# one unless such a row waits unclaimed. A row a claim has locked (PostgreSQL) may be about
+# to be leased and rendered, so it counts as claimed: the change gets its own row rather
+# than wait for that claim (at worst one extra call, never a lost change).
 _UNCLAIMED_PENDING = (
     select(_OUTBOX.c.id)
     .where(_OUTBOX.c.order_key == bindparam("order_key"), _OUTBOX.c.status == OutboxStatus.PENDING,
