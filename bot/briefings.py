@@ -4,6 +4,8 @@ All of them go through the outbox, inside the caller's transaction.
 """
 from __future__ import annotations
 
+from typing import Iterable, Sequence
+
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,10 @@ NOTES_SHOWN = 6  # the latest notes from earlier levels a briefing carries
 _BRIEFINGS = (select(*outbox.REF_COLUMNS)
               .where(SlackMessage.ticket_id == bindparam("ticket_id"), SlackMessage.role == "briefing")
               .order_by(SlackMessage.id.desc()).limit(1))
-_CURRENT_BRIEFING = _BRIEFINGS.where(SlackMessage.level == bindparam("level"))
+_BRIEFINGS_OF = (select(*outbox.REF_COLUMNS)
+                 .where(SlackMessage.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+                        SlackMessage.role == "briefing")
+                 .order_by(SlackMessage.id))
 _EARLIER_BRIEFING = _BRIEFINGS.where(SlackMessage.id < bindparam("before"))
 
 
@@ -26,10 +31,19 @@ class TicketMessages:
     def __init__(self, policy: Policy):
         self.policy = policy
 
+    @classmethod
+    def current_briefing(cls, session: Session, ticket: Ticket) -> MessageRef | None:
+        return cls.current_briefings(session, [ticket]).get(ticket.id)
+
     @staticmethod
-    def current_briefing(session: Session, ticket: Ticket) -> MessageRef | None:
-        return outbox.ref(session.connection().execute(
-            _CURRENT_BRIEFING, {"ticket_id": ticket.id, "level": ticket.level}).first())
+    def current_briefings(session: Session, tickets: Sequence[Ticket]) -> dict[int, MessageRef]:
+        """The latest briefing of each ticket at its current level, by ticket id."""
+        levels = {ticket.id: ticket.level for ticket in tickets}
+        found = {}
+        for row in session.connection().execute(_BRIEFINGS_OF, {"ticket_ids": list(levels)}):
+            if row.level == levels[row.ticket_id]:
+                found[row.ticket_id] = outbox.ref(row)  # in id order: the latest stays
+        return found
 
     def post_briefing(self, session: Session, ticket: Ticket, came_from: TicketEvent | None = None,
                       earlier: MessageRef | None = None) -> MessageRef:
@@ -40,14 +54,17 @@ class TicketMessages:
                            role="briefing", ticket_id=ticket.id, level=ticket.level, link_to=earlier)
 
     def refresh_briefing(self, session: Session, ticket: Ticket, briefing: MessageRef | None) -> None:
-        """Owe Slack an update of a briefing after a change (status, buttons). It is
+        self.refresh_briefings(session, [(ticket, briefing)])
+
+    def refresh_briefings(self, session: Session, briefings: Iterable[tuple[Ticket, MessageRef | None]]) -> None:
+        """Owe Slack an update of each briefing after a change (status, buttons). It is
         rendered when sent, from the ticket as it is then, so a burst of changes
         costs one update and the request that caused it doesn't wait for a render."""
-        if briefing is None:
-            return
-        earlier = self._earlier_briefing(session, briefing) if ticket.cycle > 1 else None
-        outbox.update(session, message=briefing, ticket_id=ticket.id, link_to=earlier,
-                      payload={"render": "briefing", "ticket_id": ticket.id, "message_id": briefing.id})
+        outbox.update_all(session, [
+            outbox.Update(message=briefing, ticket_id=ticket.id,
+                          link_to=self._earlier_briefing(session, briefing) if ticket.cycle > 1 else None,
+                          payload={"render": "briefing", "ticket_id": ticket.id, "message_id": briefing.id})
+            for ticket, briefing in briefings if briefing is not None])
 
     def render_briefing(self, session: Session, payload: dict) -> dict:
         """The renderer behind refresh_briefing (see bot.delivery.OutboxWorker)."""
@@ -80,10 +97,16 @@ class TicketMessages:
     def note(self, session: Session, ticket: Ticket, briefing: MessageRef | None, payload: dict,
              link_to: MessageRef | None = None) -> None:
         """A bot reply in the briefing's thread."""
-        if briefing is None:
-            return
-        outbox.post(session, channel=briefing.channel, payload=payload, role="note",
-                    ticket_id=ticket.id, level=briefing.level, thread=briefing, link_to=link_to)
+        self.notes(session, [(ticket, briefing, payload)], link_to)
+
+    @staticmethod
+    def notes(session: Session, notes: Iterable[tuple[Ticket, MessageRef | None, dict]],
+              link_to: MessageRef | None = None) -> None:
+        """Bot replies in briefing threads, (ticket, briefing, payload) each, written together."""
+        outbox.post_all(session, [
+            outbox.Post(channel=briefing.channel, payload=payload, role="note", ticket_id=ticket.id,
+                        level=briefing.level, thread=briefing, link_to=link_to)
+            for ticket, briefing, payload in notes if briefing is not None])
 
     def note_text(self, session: Session, ticket: Ticket, briefing: MessageRef | None, text: Mrkdwn,
                   link_to: MessageRef | None = None) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
+from bot.acknowledgment import Acknowledgments, Click
 from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch
 from bot.customer import CustomerUpdates
@@ -32,17 +33,6 @@ from bot.sla.clocks import ClockBook
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
 
 _INSERT_EVENT = insert(TicketEvent.__table__)
-_TICKETS = Ticket.__table__
-_CLAIM_ACKNOWLEDGMENT = (
-    update(_TICKETS)
-    .where(_TICKETS.c.id == bindparam("claim_ticket"), _TICKETS.c.level == bindparam("claim_level"),
-           _TICKETS.c.acknowledged_by.is_(None), _TICKETS.c.status.in_(TicketStatus.ACTIVE))
-    .values(acknowledged_by=bindparam("claim_user"), acknowledged_at=bindparam("claim_now"),
-            updated_at=bindparam("claim_now"),
-            status=case((_TICKETS.c.status == TicketStatus.OPEN, TicketStatus.ACKNOWLEDGED),
-                        else_=_TICKETS.c.status))
-    .returning(*_TICKETS.c)
-)
 
 
 def parse_key(text: str) -> int | None:
@@ -60,8 +50,9 @@ class EscalationDesk:
         self.customer = CustomerUpdates(sessions, policy)
         # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
-        # called with (session, ticket) after any change people see (the App Home refresh hooks in)
-        self.on_change: list[Callable[[Session, Ticket], None]] = []
+        # called with (session, tickets) after any change people see (the App Home refresh hooks in)
+        self.on_change: list[Callable[[Session, Sequence[Ticket]], None]] = []
+        self.acknowledgments = Acknowledgments(self)
 
     # --- reading ------------------------------------------------------------
     def find(self, key: str) -> Ticket:
@@ -122,14 +113,13 @@ class EscalationDesk:
     # --- acknowledging and working ----------------------------------------------
     def acknowledge(self, ticket_id: int, user_id: str, *, at_level: str | None = None) -> Ticket:
         """The usual click (a member, on the current level's briefing, not yet acknowledged)
-        is one conditional UPDATE, the claim, and the rows it owes: the busiest write there
-        is stays short. Anything else takes the checked path, which says what stood in the way."""
+        goes in with the clicks of the same moment (bot.acknowledgment): the busiest write
+        there is stays short. Anything else takes the checked path, which says what stood
+        in the way."""
         if at_level and self._may_act_at(at_level, user_id):
-            with transaction(self.sessions) as session:
-                claimed = self._claim_acknowledgment(session, ticket_id, at_level, user_id)
-                if claimed is not None:
-                    self._acknowledged(session, claimed, user_id, claimed.acknowledged_at)
-                    return claimed
+            claimed = self.acknowledgments.claim(Click(ticket_id, at_level, user_id))
+            if claimed is not None:
+                return claimed
         with transaction(self.sessions) as session:
             ticket = self._lock(session, ticket_id)
             self.require_active(ticket, "acknowledged")
@@ -141,15 +131,6 @@ class EscalationDesk:
                 raise Conflict(f"{ticket.key} was already acknowledged by <@{ticket.acknowledged_by}>.")
             self._mark_acknowledged(session, ticket, user_id)
             return ticket
-
-    @staticmethod
-    def _claim_acknowledgment(session: Session, ticket_id: int, level: str, user_id: str) -> Ticket | None:
-        """Acknowledge the ticket if it is still active at `level` and unacknowledged; returns
-        a copy of the updated row (not attached to the session), or None and changes nothing."""
-        row = session.connection().execute(_CLAIM_ACKNOWLEDGMENT, {
-            "claim_ticket": ticket_id, "claim_level": level, "claim_user": user_id, "claim_now": utcnow(),
-        }).first()
-        return None if row is None else Ticket(**row._mapping)
 
     def reply_in_thread(self, channel: str, thread_ts: str, user_id: str, text: str, ts: str) -> Ticket | None:
         """A person's reply in one of a ticket's briefing threads is kept as a note.
@@ -189,19 +170,7 @@ class EscalationDesk:
         ticket.acknowledged_by, ticket.acknowledged_at = user_id, now
         if ticket.status == TicketStatus.OPEN:
             ticket.status = TicketStatus.ACKNOWLEDGED
-        self._acknowledged(session, ticket, user_id, now, via)
-
-    def _acknowledged(self, session: Session, ticket: Ticket, user_id: str, now: datetime,
-                      via: str | None = None) -> None:
-        """What an acknowledgment owes: its event, the clocks, a note in the thread, the
-        briefing and the Homes refreshed."""
-        briefing = self.slack.current_briefing(session, ticket)
-        self._event(session, ticket, "acknowledged", user_id, from_level=ticket.level)
-        self.clocks.acknowledged(session, ticket, now)
-        suffix = f" ({via})" if via else ""
-        self.slack.note_text(session, ticket, briefing, Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
-        self.slack.refresh_briefing(session, ticket, briefing)
-        self.changed(session, ticket)
+        self.acknowledgments.record(session, [ticket], now, via)
 
     def wait_on_customer(self, ticket_id: int, actor_id: str, reason: str,
                          *, seen_cycle: int | None = None) -> Ticket:
@@ -393,9 +362,9 @@ class EscalationDesk:
         for hook in self.on_arrival:
             hook(session, ticket)
 
-    def changed(self, session: Session, ticket: Ticket) -> None:
+    def changed(self, session: Session, *tickets: Ticket) -> None:
         for hook in self.on_change:
-            hook(session, ticket)
+            hook(session, tickets)
 
     def _lock(self, session: Session, ticket_id: int) -> Ticket:
         ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
@@ -444,6 +413,18 @@ class EscalationDesk:
         session.flush()  # the ticket row first
         event_id = session.connection().execute(_INSERT_EVENT, values).inserted_primary_key[0]
         return TicketEvent(id=event_id, **values)
+
+    @staticmethod
+    def record_events(session: Session, events: Sequence[tuple[Ticket, str, str | None, dict]]) -> None:
+        """Append several events, (ticket, kind, actor, fields) each, with one statement."""
+        if not events:
+            return
+        at = utcnow()
+        session.flush()
+        session.connection().execute(_INSERT_EVENT, [
+            {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {}, **fields,
+             "ticket_id": ticket.id, "kind": kind, "actor_id": actor_id, "at": at}
+            for ticket, kind, actor_id, fields in events])
 
     def tell_leaders(self, session: Session, ticket: Ticket, briefing: MessageRef | None,
                      management: dict[str, str] | None = None) -> None:

@@ -3,6 +3,7 @@ score, and the count of open tickets per level."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Iterable
 
 from sqlalchemy import bindparam, case, extract, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,9 +65,10 @@ class HomeTab:
             outbox.publish_homes(session, [user_id])
 
     @staticmethod
-    def refresh_for(session: Session, ticket: Ticket) -> None:
-        """A ticket changed: refresh the Home of the people it shows up for as "mine"."""
-        outbox.publish_homes(session, {ticket.requester_id, ticket.acknowledged_by, ticket.assignee_id} - {None})
+    def refresh_for(session: Session, tickets: Iterable[Ticket]) -> None:
+        """Tickets changed: refresh the Home of the people they show up for as "mine"."""
+        outbox.publish_homes(session, {person for ticket in tickets for person in (
+            ticket.requester_id, ticket.acknowledged_by, ticket.assignee_id) if person is not None})
 
     def render_payload(self, session: Session, payload: dict) -> dict:
         """The renderer behind publish (see bot.delivery.OutboxWorker)."""

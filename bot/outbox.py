@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Sequence
 
 from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -104,7 +104,7 @@ class MessageRef(NamedTuple):
 # not pay for the ORM's unit of work.
 _MESSAGES = SlackMessage.__table__
 _OUTBOX = OutboxMessage.__table__
-_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_ROW = insert(_OUTBOX)
 # A payload {"render": name, ...} is rendered when sent, from the state at that moment, so
 # one pending row of an order key stands for every change after it: this statement owes
@@ -132,6 +132,28 @@ def ref(row) -> MessageRef | None:
     return None if row is None else MessageRef(*row)
 
 
+class Post(NamedTuple):
+    """A chat.postMessage owed (see post)."""
+
+    channel: str
+    payload: dict
+    role: str
+    ticket_id: int | None = None
+    level: str | None = None
+    thread: MessageRef | SlackMessage | None = None
+    link_to: MessageRef | SlackMessage | None = None
+    dedupe_key: str | None = None
+
+
+class Update(NamedTuple):
+    """A chat.update owed (see update)."""
+
+    message: MessageRef | SlackMessage
+    payload: dict
+    ticket_id: int | None = None
+    link_to: MessageRef | SlackMessage | None = None
+
+
 def post(
     session: Session,
     *,
@@ -149,33 +171,36 @@ def post(
     With a dedupe_key the message is owed at most once, ever: a second call with
     the same key (here or in another process) records nothing and returns None.
     """
-    session.flush()  # ORM rows this one names (a new ticket) go first
+    message = Post(channel, payload, role, ticket_id, level, thread, link_to, dedupe_key)
+    if message.dedupe_key is None:
+        return post_all(session, [message])[0]
+    try:
+        with session.begin_nested():
+            return post_all(session, [message])[0]
+    except IntegrityError:
+        return None
+
+
+def post_all(session: Session, posts: Sequence[Post]) -> list[MessageRef]:
+    """Owe Slack several messages with two statements; the messages they will become."""
+    if not posts:
+        return []
+    session.flush()  # ORM rows they name (a new ticket) go first
     now = utcnow()
-
-    def write() -> MessageRef:
-        connection = session.connection()  # asked for inside the savepoint, so it is emitted
-        message_id = connection.execute(_INSERT_MESSAGE, {
-            "ticket_id": ticket_id, "level": level, "role": role, "channel": channel, "created_at": now,
-        }).inserted_primary_key[0]
-        connection.execute(_INSERT_ROW, {
-            "ticket_id": ticket_id, "method": "chat.postMessage", "channel": channel,
-            "order_key": f"thread:{thread.id}" if thread else f"channel:{channel}",
-            "message_id": message_id, "thread_message_id": thread.id if thread else None,
-            "link_message_id": link_to.id if link_to else None, "payload": payload, "dedupe_key": dedupe_key,
-            "created_at": now, "not_before": now,
-        })
-        return MessageRef(message_id, ticket_id, level, role, channel, created_at=now)
-
-    if dedupe_key is None:
-        message = write()
-    else:
-        try:
-            with session.begin_nested():
-                message = write()
-        except IntegrityError:
-            return None
-    _mark_dirty(session, channel)
-    return message
+    connection = session.connection()  # asked for inside the caller's savepoint, so it is emitted
+    message_ids = connection.execute(_INSERT_MESSAGES, [
+        {"ticket_id": p.ticket_id, "level": p.level, "role": p.role, "channel": p.channel, "created_at": now}
+        for p in posts]).scalars().all()
+    connection.execute(_INSERT_ROW, [{
+        "ticket_id": p.ticket_id, "method": "chat.postMessage", "channel": p.channel,
+        "order_key": f"thread:{p.thread.id}" if p.thread else f"channel:{p.channel}",
+        "message_id": message_id, "thread_message_id": p.thread.id if p.thread else None,
+        "link_message_id": p.link_to.id if p.link_to else None, "payload": p.payload, "dedupe_key": p.dedupe_key,
+        "created_at": now, "not_before": now,
+    } for p, message_id in zip(posts, message_ids)])
+    _mark_dirty(session, *(p.channel for p in posts))
+    return [MessageRef(message_id, p.ticket_id, p.level, p.role, p.channel, created_at=now)
+            for p, message_id in zip(posts, message_ids)]
 
 
 def update(session: Session, *, message: MessageRef | SlackMessage, payload: dict, ticket_id: int | None = None,
@@ -184,14 +209,26 @@ def update(session: Session, *, message: MessageRef | SlackMessage, payload: dic
 
     A payload {"render": name, ...} is rendered by the worker when it sends, from the
     state at that moment; then one pending update of a message stands for all."""
+    update_all(session, [Update(message, payload, ticket_id, link_to)])
+
+
+def update_all(session: Session, updates: Sequence[Update]) -> None:
+    if not updates:
+        return
     session.flush()
     now = utcnow()
-    row = {"ticket_id": ticket_id, "method": "chat.update", "channel": message.channel,
-           "order_key": f"update:{message.id}", "message_id": message.id,
-           "link_message_id": link_to.id if link_to else None, "payload": payload, "created_at": now,
-           "not_before": now}
-    session.connection().execute(_OWE_RENDERED if "render" in payload else _INSERT_ROW, row)
-    _mark_dirty(session, message.channel)
+    rows = {True: [], False: []}  # rendered when sent, or not
+    for u in updates:
+        rows["render" in u.payload].append({
+            "ticket_id": u.ticket_id, "method": "chat.update", "channel": u.message.channel,
+            "order_key": f"update:{u.message.id}", "message_id": u.message.id,
+            "link_message_id": u.link_to.id if u.link_to else None, "payload": u.payload, "created_at": now,
+            "not_before": now})
+    connection = session.connection()
+    for rendered, statement in ((True, _OWE_RENDERED), (False, _INSERT_ROW)):
+        if rows[rendered]:
+            connection.execute(statement, rows[rendered])
+    _mark_dirty(session, *(u.message.channel for u in updates))
 
 
 def publish_homes(session: Session, user_ids: Iterable[str]) -> None:

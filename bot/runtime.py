@@ -81,7 +81,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     sessions = make_session_factory(engine)
     desk = EscalationDesk(sessions, policy)
     home = HomeTab(sessions, policy)
-    desk.on_change.append(lambda session, ticket: home.refresh_for(session, ticket))
+    desk.on_change.append(home.refresh_for)
     worker = OutboxWorker(sessions, outbox_client(settings), delivery,
                           renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,

@@ -139,3 +139,38 @@ def test_a_command_modal_after_the_ticket_moved_is_refused_with_what_happened(ha
     told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT2, SUPPORT), message="the notice")
     assert f"escalated Tier 1 → Tier 2 by <@{AGENT}>" in told[-1] and "now at Tier 2" in told[-1]
     assert len(events(harness, 1, "escalated")) == 1
+
+
+def test_many_acknowledgments_at_once_each_count_once_in_their_own_thread(harness):
+    """Clicks of the same moment are written together: each ticket is acknowledged by the
+    person who clicked it, with one event and one note in its own thread; a second click
+    on a ticket among them is told who was first."""
+    keys = [harness.new_ticket(Summary=f"Login loop {n}") for n in range(6)]
+    briefings = [harness.briefing(key) for key in keys]
+    clickers = [AGENT if n % 2 else AGENT2 for n in range(len(keys))]
+    late = AGENT if clickers[0] == AGENT2 else AGENT2
+    told_before = {user: len(harness.ephemeral_texts(user, CHANNELS["tier1"])) for user in (AGENT, AGENT2)}
+    clicks = [(user, briefing) for user, briefing in zip(clickers, briefings)] + [(late, briefings[0])]
+    answers = at_once(*(
+        lambda user=user, briefing=briefing: harness.driver.click(user, CHANNELS["tier1"], briefing.ts,
+                                                                 ActionId.ACKNOWLEDGE)
+        for user, briefing in clicks))
+    assert all(answer.status == 200 for answer in answers)
+
+    harness.settle()
+    for key, briefing in zip(keys, briefings):
+        ticket_id = int(key.split("-")[1])
+        acknowledged = events(harness, ticket_id, "acknowledged")
+        assert len(acknowledged) == 1
+        first = acknowledged[0].actor_id
+        assert ticket(harness, ticket_id).acknowledged_by == first
+        notes = [text for text in harness.thread_texts(briefing) if "Acknowledged by" in text]
+        assert notes == [f"Acknowledged by <@{first}>."]
+        assert "[Acknowledge]" not in harness.sim.message(CHANNELS["tier1"], briefing.ts).rendered
+    for key, user in zip(keys[1:], clickers[1:]):
+        assert events(harness, int(key.split("-")[1]), "acknowledged")[0].actor_id == user
+    winner = events(harness, int(keys[0].split("-")[1]), "acknowledged")[0].actor_id
+    loser = late if winner == clickers[0] else clickers[0]
+    told = harness.sim.wait_for(lambda: harness.ephemeral_texts(loser, CHANNELS["tier1"])[told_before[loser]:],
+                                message="the second clicker's notice")
+    assert len(told) == 1 and f"{keys[0]} was already acknowledged by <@{winner}>." in told[0]

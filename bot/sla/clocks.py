@@ -7,6 +7,7 @@ clocks; re-entering a level starts a new cycle.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Sequence
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ _STOP_ALL = (update(_CLOCKS)
              .where(_CLOCKS.c.ticket_id == bindparam("clock_ticket"), _CLOCKS.c.cycle == bindparam("clock_cycle"),
                     _CLOCKS.c.stopped_at.is_(None))
              .values(stopped_at=bindparam("now"), stop_reason=bindparam("reason"), next_check_at=None))
-_STOP_KINDS = _STOP_ALL.where(_CLOCKS.c.kind.in_(bindparam("kinds", expanding=True)))
+_STOP_KIND = _STOP_ALL.where(_CLOCKS.c.kind == bindparam("clock_kind"))
 
 
 class ClockBook:
@@ -43,12 +44,11 @@ class ClockBook:
     # --- lifecycle ----------------------------------------------------------------
     def start_cycle(self, session: Session, ticket: Ticket, now: datetime) -> None:
         """Entering a level: the response clock and the level's time limit start."""
-        for kind in (ClockKind.RESPONSE, ClockKind.TIME_LIMIT):
-            self._start(session, ticket, kind, now)
+        self._start(session, [(ticket, ClockKind.RESPONSE), (ticket, ClockKind.TIME_LIMIT)], now)
 
-    def acknowledged(self, session: Session, ticket: Ticket, now: datetime) -> None:
-        self._stop(session, ticket, now, "acknowledged", kinds=(ClockKind.RESPONSE,))
-        self._start(session, ticket, ClockKind.UPDATE, now)
+    def acknowledged(self, session: Session, tickets: Sequence[Ticket], now: datetime) -> None:
+        self._stop(session, tickets, now, "acknowledged", kind=ClockKind.RESPONSE)
+        self._start(session, [(ticket, ClockKind.UPDATE) for ticket in tickets], now)
 
     def progress_posted(self, session: Session, ticket: Ticket, now: datetime) -> None:
         """A note in the thread: the progress-update cadence starts over."""
@@ -58,7 +58,7 @@ class ClockBook:
             self.recompute(session, ticket, clock)
 
     def stop_cycle(self, session: Session, ticket: Ticket, now: datetime, reason: str) -> None:
-        self._stop(session, ticket, now, reason)
+        self._stop(session, [ticket], now, reason)
 
     def recompute_all(self, session: Session, ticket: Ticket) -> None:
         """After a pause, a resume or a severity change: same starts, new deadlines."""
@@ -108,27 +108,33 @@ class ClockBook:
     def _running(self, session: Session, ticket: Ticket, kind: str) -> SlaClock | None:
         return next((c for c in self.running(session, ticket) if c.kind == kind), None)
 
-    def _start(self, session: Session, ticket: Ticket, kind: str, now: datetime) -> None:
-        """A new clock: its deadlines are computed here and the row written with one
-        statement (every acknowledgment and every move starts clocks)."""
-        target = self.target(ticket, kind, ticket.level)
-        if target is None:
-            return
-        clock = SlaClock(ticket_id=ticket.id, kind=kind, level=ticket.level, cycle=ticket.cycle,
-                         started_at=now, target_seconds=int(target.total_seconds()),
-                         warned=False, breached=False, stopped_at=None, stop_reason=None)
-        self.recompute(session, ticket, clock, fresh=True)
-        session.flush()  # the ticket row first
-        session.connection().execute(_INSERT_CLOCK, {column: getattr(clock, column) for column in _CLOCK_COLUMNS})
+    def _start(self, session: Session, starts: Sequence[tuple[Ticket, str]], now: datetime) -> None:
+        """New clocks, (ticket, kind) each: their deadlines are computed here and the rows
+        written with one statement (every acknowledgment and every move starts clocks)."""
+        rows = []
+        for ticket, kind in starts:
+            target = self.target(ticket, kind, ticket.level)
+            if target is None:
+                continue
+            clock = SlaClock(ticket_id=ticket.id, kind=kind, level=ticket.level, cycle=ticket.cycle,
+                             started_at=now, target_seconds=int(target.total_seconds()),
+                             warned=False, breached=False, stopped_at=None, stop_reason=None)
+            self.recompute(session, ticket, clock, fresh=True)
+            rows.append({column: getattr(clock, column) for column in _CLOCK_COLUMNS})
+        if rows:
+            session.flush()  # the ticket rows first
+            session.connection().execute(_INSERT_CLOCK, rows)
 
-    def _stop(self, session: Session, ticket: Ticket, now: datetime, reason: str,
-              kinds: tuple[str, ...] | None = None) -> None:
-        """One UPDATE. Clocks of the ticket this session loaded already are expired, so
-        they are read again rather than keep their old values."""
+    @staticmethod
+    def _stop(session: Session, tickets: Sequence[Ticket], now: datetime, reason: str,
+              kind: str | None = None) -> None:
+        """One statement. Clocks of the tickets this session loaded already are expired,
+        so they are read again rather than keep their old values."""
         session.flush()
-        session.connection().execute(_STOP_KINDS if kinds else _STOP_ALL, {
-            "clock_ticket": ticket.id, "clock_cycle": ticket.cycle, "now": now, "reason": reason,
-            "kinds": list(kinds or ())})
+        session.connection().execute(_STOP_KIND if kind else _STOP_ALL, [
+            {"clock_ticket": ticket.id, "clock_cycle": ticket.cycle, "now": now, "reason": reason, "clock_kind": kind}
+            for ticket in tickets])
+        ticket_ids = {ticket.id for ticket in tickets}
         for loaded in list(session.identity_map.values()):
-            if isinstance(loaded, SlaClock) and loaded.ticket_id == ticket.id:
+            if isinstance(loaded, SlaClock) and loaded.ticket_id in ticket_ids:
                 session.expire(loaded)

@@ -1,0 +1,95 @@
+"""Acknowledging tickets: the busiest write there is.
+
+The usual click is a member's, on the current level's briefing of a ticket nobody has
+acknowledged yet. Such clicks go in together (bot.batching): each is claimed with one
+conditional UPDATE, then what all of them owe (events, clocks, thread notes, briefing
+updates, Homes) is written with one statement per kind of row, in one transaction. A
+click whose claim finds the ticket acknowledged, moved on or resolved changes nothing
+and takes the desk's checked path alone, which says what stood in the way; so does
+every click of a batch that failed.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Sequence
+
+from sqlalchemy import bindparam, case, update
+from sqlalchemy.orm import Session
+
+from bot import messages
+from bot.batching import Batcher
+from bot.db import transaction
+from bot.models import Ticket, TicketStatus, utcnow
+from bot.rendering import Mrkdwn
+
+if TYPE_CHECKING:
+    from bot.desk import EscalationDesk
+
+log = logging.getLogger("escalator.acknowledgment")
+
+_TICKETS = Ticket.__table__
+_CLAIM = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("claim_ticket"), _TICKETS.c.level == bindparam("claim_level"),
+           _TICKETS.c.acknowledged_by.is_(None), _TICKETS.c.status.in_(TicketStatus.ACTIVE))
+    .values(acknowledged_by=bindparam("claim_user"), acknowledged_at=bindparam("claim_now"),
+            updated_at=bindparam("claim_now"),
+            status=case((_TICKETS.c.status == TicketStatus.OPEN, TicketStatus.ACKNOWLEDGED),
+                        else_=_TICKETS.c.status))
+    .returning(*_TICKETS.c)
+)
+
+
+@dataclass(frozen=True)
+class Click:
+    ticket_id: int
+    level: str  # the level whose briefing was clicked
+    user_id: str
+
+
+class Acknowledgments:
+    def __init__(self, desk: EscalationDesk):
+        self.desk = desk
+        self._clicks: Batcher[Click, Ticket | None] = Batcher(self._claim_together)
+
+    def claim(self, click: Click) -> Ticket | None:
+        """Acknowledge with the clicks that come at the same moment: the acknowledged
+        ticket (a copy, not attached to a session), or None when nothing changed and the
+        click needs the checked path."""
+        try:
+            return self._clicks.submit(click)
+        except Exception:
+            log.warning("a batch of acknowledgments failed; each of its clicks is tried alone", exc_info=True)
+            return None
+
+    def record(self, session: Session, tickets: Sequence[Ticket], now: datetime, via: str | None = None) -> None:
+        """What acknowledgments owe (each ticket's acknowledged_by is set): the events,
+        the clocks, a note in each briefing's thread, the briefings and Homes refreshed."""
+        if not tickets:
+            return
+        desk = self.desk
+        briefings = desk.slack.current_briefings(session, tickets)
+        desk.record_events(session, [(ticket, "acknowledged", ticket.acknowledged_by, {"from_level": ticket.level})
+                                     for ticket in tickets])
+        desk.clocks.acknowledged(session, tickets, now)
+        suffix = f" ({via})" if via else ""
+        desk.slack.notes(session, [
+            (ticket, briefings.get(ticket.id),
+             messages.thread_note(Mrkdwn(f"Acknowledged by <@{ticket.acknowledged_by}>{suffix}.")))
+            for ticket in tickets])
+        desk.slack.refresh_briefings(session, [(ticket, briefings.get(ticket.id)) for ticket in tickets])
+        desk.changed(session, *tickets)
+
+    def _claim_together(self, clicks: Sequence[Click]) -> list[Ticket | None]:
+        with transaction(self.desk.sessions) as session:
+            now = utcnow()
+            connection = session.connection()
+            claimed = []
+            for click in clicks:
+                row = connection.execute(_CLAIM, {"claim_ticket": click.ticket_id, "claim_level": click.level,
+                                                  "claim_user": click.user_id, "claim_now": now}).first()
+                claimed.append(None if row is None else Ticket(**row._mapping))
+            self.record(session, [ticket for ticket in claimed if ticket is not None], now)
+            return claimed

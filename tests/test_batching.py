@@ -1,0 +1,104 @@
+"""Calls from several threads go in together: those that arrive while a batch runs form
+the next one, each caller gets its own outcome, and a failed batch fails only its callers."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from bot.batching import Batcher
+
+
+class Recorder:
+    """A run function that records its batches; the first batch waits until released."""
+
+    def __init__(self, fail_on: int | None = None):
+        self.batches: list[list[int]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+        self.fail_on = fail_on
+
+    def __call__(self, items):
+        self.batches.append(list(items))
+        if len(self.batches) == 1:
+            self.first_started.set()
+            assert self.release.wait(5)
+        if self.fail_on in items:
+            raise ValueError(f"item {self.fail_on} is bad")
+        return [item * 10 for item in items]
+
+
+def submit_in_threads(batcher: Batcher, items) -> dict:
+    outcomes: dict = {}
+
+    def submit(item):
+        try:
+            outcomes[item] = batcher.submit(item)
+        except Exception as exc:
+            outcomes[item] = exc
+
+    threads = [threading.Thread(target=submit, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    return {"threads": threads, "outcomes": outcomes}
+
+
+def wait_queued(batcher: Batcher, count: int) -> None:
+    for _ in range(500):
+        if len(batcher._queue) >= count:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"{count} calls never queued")
+
+
+def finish(started: dict) -> dict:
+    for thread in started["threads"]:
+        thread.join(5)
+    return started["outcomes"]
+
+
+def test_a_lone_call_runs_at_once_by_itself():
+    batcher = Batcher(lambda items: [item * 10 for item in items])
+    assert batcher.submit(4) == 40
+
+
+def test_calls_arriving_while_a_batch_runs_go_together_in_the_next():
+    run = Recorder()
+    batcher = Batcher(run)
+    first = submit_in_threads(batcher, [1])
+    assert run.first_started.wait(5)
+    later = submit_in_threads(batcher, [2, 3, 4])
+    wait_queued(batcher, 3)
+    run.release.set()
+    assert finish(first) == {1: 10}
+    assert finish(later) == {2: 20, 3: 30, 4: 40}
+    assert run.batches[0] == [1] and sorted(run.batches[1]) == [2, 3, 4] and len(run.batches) == 2
+
+
+def test_a_batch_is_at_most_max_batch_calls():
+    run = Recorder()
+    batcher = Batcher(run, max_batch=2)
+    first = submit_in_threads(batcher, [1])
+    assert run.first_started.wait(5)
+    later = submit_in_threads(batcher, [2, 3, 4, 5, 6])
+    wait_queued(batcher, 5)
+    run.release.set()
+    finish(first)
+    assert finish(later) == {n: n * 10 for n in (2, 3, 4, 5, 6)}
+    assert [len(batch) for batch in run.batches] == [1, 2, 2, 1]
+
+
+def test_a_failed_batch_fails_its_callers_only_and_the_next_batch_still_runs():
+    run = Recorder(fail_on=3)
+    batcher = Batcher(run, max_batch=3)
+    first = submit_in_threads(batcher, [1])
+    assert run.first_started.wait(5)
+    later = submit_in_threads(batcher, [2, 3, 4])
+    wait_queued(batcher, 3)
+    run.release.set()
+    finish(first)
+    outcomes = finish(later)
+    assert all(isinstance(outcomes[n], ValueError) for n in (2, 3, 4))
+    assert batcher.submit(5) == 50  # the batcher is not stuck
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        batcher.submit(3)
