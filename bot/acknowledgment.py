@@ -1,8 +1,8 @@
 """Acknowledging tickets: the busiest write there is.
 
 The usual click is a member's, on the current level's briefing of a ticket nobody has
-acknowledged yet. Such clicks go in together (bot.batching): each is claimed with one
-conditional UPDATE, then what all of them owe (events, clocks, thread notes, briefing
+acknowledged yet. Such clicks go in together (bot.batching): they are claimed with a
+conditional UPDATE per person and level among them, then what all of them owe (events, clocks, thread notes, briefing
 updates, Homes) is written with one statement per kind of row, in one transaction. A
 click whose claim finds the ticket acknowledged, moved on or resolved changes nothing
 and takes the desk's checked path alone, which says what stood in the way; so does
@@ -32,7 +32,8 @@ log = logging.getLogger("escalator.acknowledgment")
 _TICKETS = Ticket.__table__
 _CLAIM = (
     update(_TICKETS)
-    .where(_TICKETS.c.id == bindparam("claim_ticket"), _TICKETS.c.level == bindparam("claim_level"),
+    .where(_TICKETS.c.id.in_(bindparam("claim_tickets", expanding=True)),
+           _TICKETS.c.level == bindparam("claim_level"),
            _TICKETS.c.acknowledged_by.is_(None), _TICKETS.c.status.in_(TicketStatus.ACTIVE))
     .values(acknowledged_by=bindparam("claim_user"), acknowledged_at=bindparam("claim_now"),
             updated_at=bindparam("claim_now"),
@@ -83,13 +84,24 @@ class Acknowledgments:
         desk.changed(session, *tickets)
 
     def _claim_together(self, clicks: Sequence[Click]) -> list[Ticket | None]:
+        by_person: dict[tuple[str, str], list[int]] = {}
+        for click in clicks:
+            by_person.setdefault((click.level, click.user_id), []).append(click.ticket_id)
         with transaction(self.desk.sessions) as session:
             now = utcnow()
             connection = session.connection()
-            claimed = []
+            claimed: dict[int, Ticket] = {}
+            for (level, user_id), ticket_ids in by_person.items():
+                for row in connection.execute(_CLAIM, {"claim_tickets": ticket_ids, "claim_level": level,
+                                                       "claim_user": user_id, "claim_now": now}):
+                    claimed[row.id] = Ticket(**row._mapping)
+            # a ticket clicked twice in the batch counts for its first click by the person who got it
+            outcomes = []
             for click in clicks:
-                row = connection.execute(_CLAIM, {"claim_ticket": click.ticket_id, "claim_level": click.level,
-                                                  "claim_user": click.user_id, "claim_now": now}).first()
-                claimed.append(None if row is None else Ticket(**row._mapping))
-            self.record(session, [ticket for ticket in claimed if ticket is not None], now)
-            return claimed
+                ticket = claimed.get(click.ticket_id)
+                if ticket is not None and ticket.acknowledged_by == click.user_id:
+                    outcomes.append(claimed.pop(click.ticket_id))
+                else:
+                    outcomes.append(None)
+            self.record(session, [ticket for ticket in outcomes if ticket is not None], now)
+            return outcomes

@@ -8,5 +8,5 @@ from handlers import actions, commands, events, middleware, shortcuts, views
 def register(app, runtime: Runtime) -> None:
     app.middleware(middleware.deduplicate_events(runtime.events))
     app.middleware(middleware.ticket_context)
-    for module in (commands, shortcuts, actions, views, events):
+    for module in (actions, commands, shortcuts, views, events):  # actions: the busiest first
         module.register(app, runtime)

@@ -13,6 +13,14 @@ from handlers.errors import friendly
 def register(app, runtime: Runtime) -> None:
     desk, policy = runtime.desk, runtime.policy
 
+    # Bolt tries listeners in the order they were added: the busiest button comes first
+    @app.action(ActionId.ACKNOWLEDGE.value)
+    @friendly
+    def acknowledge(ack, body, client, respond, context):
+        ticket_context = context["ticket_context"]
+        desk.acknowledge(ticket_context.ticket_id, body["user"]["id"], at_level=ticket_context.level)
+        ack()
+
     def ticket_from(context):
         ticket_context: ActionContext = context["ticket_context"]
         if ticket_context.ticket_id is None:
@@ -45,13 +53,6 @@ def register(app, runtime: Runtime) -> None:
         ticket, policy, opened))
     modal_button(ActionId.UPDATE_FACTS, "update the facts of", requester_may=True,
                  build_view=lambda ticket, opened: messages.facts_modal(ticket, policy, opened))
-
-    @app.action(ActionId.ACKNOWLEDGE.value)
-    @friendly
-    def acknowledge(ack, body, client, respond, context):
-        ticket_context = context["ticket_context"]
-        desk.acknowledge(ticket_context.ticket_id, body["user"]["id"], at_level=ticket_context.level)
-        ack()
 
     @app.action(ActionId.REOPEN.value)
     @friendly
