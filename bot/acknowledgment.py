@@ -1,12 +1,13 @@
 """Acknowledging tickets: the busiest write there is.
 
 The usual click is a member's, on the current level's briefing of a ticket nobody has
-acknowledged yet. Such clicks go in together (bot.batching): they are claimed with a
-conditional UPDATE per person and level among them, then what all of them owe (events, clocks, thread notes, briefing
-updates, Homes) is written with one statement per kind of row, in one transaction. A
-click whose claim finds the ticket acknowledged, moved on or resolved changes nothing
-and takes the desk's checked path alone, which says what stood in the way; so does
-every click of a batch that failed.
+acknowledged yet. Such clicks go in together (bot.batching): they are claimed with one
+conditional UPDATE per person and level among them, then what all of them owe (events,
+clocks, thread notes, briefing updates, Homes) is written with one statement per kind
+of row, in one transaction. A click whose claim finds the ticket acknowledged, moved on
+or resolved changes nothing and takes the desk's checked path alone, which says what
+stood in the way; so does every click of a batch that failed (on PostgreSQL, say, a
+deadlock with another process's batch).
 """
 from __future__ import annotations
 

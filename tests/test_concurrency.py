@@ -181,3 +181,41 @@ def test_many_acknowledgments_at_once_each_count_once_in_their_own_thread(harnes
     told = harness.sim.wait_for(lambda: len(notices()) >= 2 and notices(), message="the second clicks' notices")
     assert sorted(told) == sorted([(loser, f"{keys[0]} was already acknowledged by <@{winner}>."),
                                    (clickers[1], f"{keys[1]} was already acknowledged by <@{clickers[1]}>.")])
+
+
+def refuse_acknowledging(harness, ticket_id: int) -> None:
+    """A database trigger that makes any write acknowledging this ticket fail."""
+    with harness.runtime.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER refuse_ack BEFORE INSERT ON ticket_events WHEN NEW.kind = 'acknowledged' "
+                f"AND NEW.ticket_id = {ticket_id} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse_ack() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.kind = 'acknowledged' AND NEW.ticket_id = {ticket_id} THEN "
+                "RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+            connection.exec_driver_sql("CREATE TRIGGER refuse_ack BEFORE INSERT ON ticket_events "
+                                       "FOR EACH ROW EXECUTE FUNCTION refuse_ack()")
+
+
+def test_a_click_that_fails_does_not_sink_the_clicks_written_with_it(harness):
+    keys = [harness.new_ticket(Summary=f"Invoices missing {n}") for n in range(5)]
+    briefings = [harness.briefing(key) for key in keys]
+    broken = int(keys[0].split("-")[1])
+    refuse_acknowledging(harness, broken)
+    told_before = len(harness.ephemeral_texts(AGENT, CHANNELS["tier1"]))
+    answers = at_once(*(
+        lambda briefing=briefing: harness.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE)
+        for briefing in briefings))
+    assert all(answer.status == 200 for answer in answers)
+
+    harness.settle()
+    for key, briefing in zip(keys[1:], briefings[1:]):
+        assert ticket(harness, int(key.split("-")[1])).acknowledged_by == AGENT
+        assert f"Acknowledged by <@{AGENT}>." in harness.thread_texts(briefing)
+    assert ticket(harness, broken).acknowledged_by is None and not events(harness, broken, "acknowledged")
+    assert not [text for text in harness.thread_texts(briefings[0]) if "Acknowledged by" in text]
+    told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT, CHANNELS["tier1"])[told_before:],
+                                message="the failed click's notice")
+    assert len(told) == 1 and "Something went wrong on our side" in told[0]
