@@ -186,7 +186,9 @@ class ChannelPacing(Base):
     __tablename__ = "channel_pacing"
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    # every wake-up of the outbox worker asks which channels open later than now (a row
+    # per channel and per person whose Home was ever published): an index, not a scan
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ProcessedEvent(Base):
