@@ -29,7 +29,9 @@ deliver unpaced. Servers are uvicorn bound like `escalator serve --http`.
 
 The senders are a closed loop: each sends its next request when it has read the previous
 answer, so mean latency ~= concurrency / throughput; a server that is CPU-bound at
-R requests/s shows about 8/R seconds of latency with 8 senders.
+R requests/s shows about 8/R seconds of latency with 8 senders. Each row also gives the
+server process's CPU per measured request (all its threads: for our bot, the outbox
+worker too), the steadier figure when comparing code on a machine whose speed drifts.
 Only 127.0.0.1 is used; every wait is bounded (--max-seconds per scenario).
 """
 from __future__ import annotations
@@ -84,6 +86,9 @@ def _serve_loop(conn, handlers: dict) -> None:
         if name == "stop":
             conn.send(("ok", None))
             return
+        if name == "cpu":  # this process's CPU seconds so far, every thread included
+            conn.send(("ok", time.process_time()))
+            continue
         try:
             conn.send(("ok", handlers[name](*args)))
         except Exception as exc:  # report to the parent rather than die silently
@@ -350,6 +355,7 @@ class Result:
     wall: float = 0.0
     planned: int = 0
     note: str = ""
+    server_cpu: float = float("nan")  # seconds of the server process's CPU over the measured requests
 
     def pct(self, q: float) -> float:
         return percentile(sorted(self.latencies), q) * 1000
@@ -473,14 +479,17 @@ def check_empty(data: bytes) -> str | None:
     return None if not data.strip() else f"unexpected ack body: {data[:160]!r}"
 
 
-def run_scenario(name: str, url: str, warmup: list[Prepared], measured: list[Prepared], args,
+def run_scenario(name: str, server: Child, warmup: list[Prepared], measured: list[Prepared], args,
                  check=None) -> Result:
     print(f"  {name}: {len(warmup)} warm-up + {len(measured)} requests …", flush=True)
+    url = server.info["url"]
     result = Result(name, planned=len(measured))
     if warmup:
         _, errors, _ = send_all(url, warmup, args.concurrency, args.max_seconds, check)
         result.errors += [f"warm-up {e}" for e in errors]
+    cpu_before = server.call("cpu")
     latencies, errors, wall = send_all(url, measured, args.concurrency, args.max_seconds, check)
+    result.server_cpu = server.call("cpu") - cpu_before
     result.latencies, result.wall = latencies, wall
     result.errors += errors
     if len(latencies) + len(errors) < len(measured):
@@ -527,15 +536,18 @@ def print_report(results: list[Result], args, database: ScratchDatabase, setup_n
     print(f"({os.cpu_count()} CPUs; servers each in their own process, {args.server} server; {setup_note})")
     print()
     header = f"{'scenario':<44} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} " \
-             f"{'max ms':>8} {'req/s':>7}"
+             f"{'max ms':>8} {'req/s':>7} {'cpu ms/req':>10}"
     print(header)
     print("-" * len(header))
     for r in results:
         rate = len(r.latencies) / r.wall if r.wall else float("nan")
+        cpu_per_request = 1000 * r.server_cpu / len(r.latencies) if r.latencies else float("nan")
         print(f"{r.name:<44} {len(r.latencies):>8} {len(r.errors):>6} {r.pct(50):>8.2f} {r.pct(99):>8.2f} "
-              f"{r.mean:>8.2f} {r.pct(100):>8.2f} {rate:>7.0f}" + (f"  ({r.note})" if r.note else ""))
+              f"{r.mean:>8.2f} {r.pct(100):>8.2f} {rate:>7.0f} {cpu_per_request:>10.2f}"
+              + (f"  ({r.note})" if r.note else ""))
     print(f"(closed loop: each sender waits for its answer, so mean ~= {args.concurrency} / req/s; "
-          "p99 over the measured requests only)")
+          "p99 over the measured requests only;\n cpu ms/req: the server process's CPU over the measured "
+          "requests, every thread included, per request: steadier than latency on a noisy machine)")
     print()
     by_key = {r.name: r for r in results}
     bare = [r for r in results if r.name.startswith("bare") and r.name != BARE_CLICK]
@@ -588,7 +600,7 @@ def main(argv=None) -> int:
             server = Child(f"bare-{kind}", bare_process, kind, sim_url, args.server)
             children.append(server)
             try:
-                results.append(run_scenario(label, server.info["url"], warm_cmds, meas_cmds, args))
+                results.append(run_scenario(label, server, warm_cmds, meas_cmds, args))
             finally:
                 server.stop()
                 children.remove(server)
@@ -596,7 +608,7 @@ def main(argv=None) -> int:
         print("starting the bot …", flush=True)
         bot = Child("escalator", bot_process, sim_url, database.url, args.server)
         children.append(bot)
-        results.append(run_scenario("escalator: /escalate help", bot.info["url"], warm_cmds, meas_cmds, args,
+        results.append(run_scenario("escalator: /escalate help", bot, warm_cmds, meas_cmds, args,
                                     check=check_help))
 
         total = n_warm + n_meas
@@ -618,7 +630,7 @@ def main(argv=None) -> int:
             raise RuntimeError(f"found {len(by_ticket)} briefings for {total} tickets")
         clicks = [click_request(tier1, by_ticket[t]) for t in ticket_ids]
         setup_note = f"{total} tickets opened and briefed in {time.monotonic() - setup_began:.1f}s before the clicks"
-        results.append(run_scenario("escalator: Acknowledge click (DB write)", bot.info["url"],
+        results.append(run_scenario("escalator: Acknowledge click (DB write)", bot,
                                     clicks[:n_warm], clicks[n_warm:], args, check=check_empty))
         clicked = ticket_ids[: n_warm + len(results[-1].latencies) + len(results[-1].errors)]
         done = bot.call("acknowledged", clicked, AGENT)
@@ -632,7 +644,7 @@ def main(argv=None) -> int:
         children.remove(bot)
         server = Child("bare-click", bare_process, "threadpool", sim_url, args.server)
         children.append(server)
-        results.append(run_scenario(BARE_CLICK, server.info["url"], clicks[:n_warm], clicks[n_warm:], args,
+        results.append(run_scenario(BARE_CLICK, server, clicks[:n_warm], clicks[n_warm:], args,
                                     check=check_empty))
     finally:
         for child in reversed(children):

@@ -8,5 +8,6 @@ from handlers import actions, commands, events, middleware, shortcuts, views
 def register(app, runtime: Runtime) -> None:
     app.middleware(middleware.deduplicate_events(runtime.events))
     app.middleware(middleware.ticket_context)
-    for module in (actions, commands, shortcuts, views, events):  # actions: the busiest first
+    actions.register_acknowledge(app, runtime)  # Bolt tries listeners in turn: the busiest first
+    for module in (commands, shortcuts, actions, views, events):
         module.register(app, runtime)

@@ -10,16 +10,21 @@ from bot.runtime import Runtime
 from handlers.errors import friendly
 
 
-def register(app, runtime: Runtime) -> None:
-    desk, policy = runtime.desk, runtime.policy
+def register_acknowledge(app, runtime: Runtime) -> None:
+    """Registered before every other listener: Bolt tries them in turn, and this is the
+    busiest one."""
+    desk = runtime.desk
 
-    # Bolt tries listeners in the order they were added: the busiest button comes first
     @app.action(ActionId.ACKNOWLEDGE.value)
     @friendly
     def acknowledge(ack, body, client, respond, context):
         ticket_context = context["ticket_context"]
         desk.acknowledge(ticket_context.ticket_id, body["user"]["id"], at_level=ticket_context.level)
         ack()
+
+
+def register(app, runtime: Runtime) -> None:
+    desk, policy = runtime.desk, runtime.policy
 
     def ticket_from(context):
         ticket_context: ActionContext = context["ticket_context"]
