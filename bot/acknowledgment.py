@@ -5,9 +5,9 @@ acknowledged yet. Such clicks go in together (bot.batching): they are claimed wi
 conditional UPDATE per person and level among them, then what all of them owe (events,
 clocks, thread notes, briefing updates, Homes) is written with one statement per kind
 of row, in one transaction. A click whose claim finds the ticket acknowledged, moved on
-or resolved changes nothing and takes the desk's checked path alone, which says what
-stood in the way; so does every click of a batch that failed (on PostgreSQL, say, a
-deadlock with another process's batch).
+or resolved, held by another transaction, or already clicked earlier in the batch,
+changes nothing and takes the desk's checked path alone, which says what stood in the
+way; so does every click of a batch that failed.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
-from sqlalchemy import bindparam, case, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from bot import messages
@@ -31,11 +31,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("escalator.acknowledgment")
 
 _TICKETS = Ticket.__table__
-_CLAIM = (
-    update(_TICKETS)
+_CLAIMABLE = (  # on PostgreSQL the rows another transaction holds are skipped, not waited for
+    select(_TICKETS.c.id)
     .where(_TICKETS.c.id.in_(bindparam("claim_tickets", expanding=True)),
            _TICKETS.c.level == bindparam("claim_level"),
            _TICKETS.c.acknowledged_by.is_(None), _TICKETS.c.status.in_(TicketStatus.ACTIVE))
+    .order_by(_TICKETS.c.id)
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id.in_(_CLAIMABLE.scalar_subquery()))
     .values(acknowledged_by=bindparam("claim_user"), acknowledged_at=bindparam("claim_now"),
             updated_at=bindparam("claim_now"),
             status=case((_TICKETS.c.status == TicketStatus.OPEN, TicketStatus.ACKNOWLEDGED),
@@ -54,7 +60,7 @@ class Click:
 class Acknowledgments:
     def __init__(self, desk: EscalationDesk):
         self.desk = desk
-        self._clicks: Batcher[Click, Ticket | None] = Batcher(self._claim_together)
+        self._clicks: Batcher[Click, Ticket | None] = Batcher(self.claim_together)
 
     def claim(self, click: Click) -> Ticket | None:
         """Acknowledge with the clicks that come at the same moment: the acknowledged
@@ -84,9 +90,16 @@ class Acknowledgments:
         desk.slack.refresh_briefings(session, [(ticket, briefings.get(ticket.id)) for ticket in tickets])
         desk.changed(session, *tickets)
 
-    def _claim_together(self, clicks: Sequence[Click]) -> list[Ticket | None]:
-        by_person: dict[tuple[str, str], list[int]] = {}
+    def claim_together(self, clicks: Sequence[Click]) -> list[Ticket | None]:
+        """What a batch does: the acknowledged ticket for each click, or None where the
+        click changed nothing. A ticket clicked more than once counts for its first click;
+        a ticket another transaction holds is left to the checked path (which waits for
+        it alone), so a batch never waits on a lock."""
+        first_clicks: dict[int, Click] = {}
         for click in clicks:
+            first_clicks.setdefault(click.ticket_id, click)
+        by_person: dict[tuple[str, str], list[int]] = {}
+        for click in first_clicks.values():
             by_person.setdefault((click.level, click.user_id), []).append(click.ticket_id)
         with transaction(self.desk.sessions) as session:
             now = utcnow()
@@ -96,13 +109,7 @@ class Acknowledgments:
                 for row in connection.execute(_CLAIM, {"claim_tickets": ticket_ids, "claim_level": level,
                                                        "claim_user": user_id, "claim_now": now}):
                     claimed[row.id] = Ticket(**row._mapping)
-            # a ticket clicked twice in the batch counts for its first click by the person who got it
-            outcomes = []
-            for click in clicks:
-                ticket = claimed.get(click.ticket_id)
-                if ticket is not None and ticket.acknowledged_by == click.user_id:
-                    outcomes.append(claimed.pop(click.ticket_id))
-                else:
-                    outcomes.append(None)
+            outcomes = [claimed.pop(click.ticket_id, None) if first_clicks.get(click.ticket_id) is click else None
+                        for click in clicks]
             self.record(session, [ticket for ticket in outcomes if ticket is not None], now)
             return outcomes

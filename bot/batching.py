@@ -14,6 +14,10 @@ Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
 
+class BatchFailed(Exception):
+    """The batch a call was in raised (the cause); the caller that ran it gets that error itself."""
+
+
 class _Call(Generic[Item, Outcome]):
     __slots__ = ("item", "outcome", "error", "finished", "wake")
 
@@ -41,12 +45,30 @@ class Batcher(Generic[Item, Outcome]):
             lead = not self._leading
             self._leading = True
         if not lead:
-            call.wake.wait()
+            try:
+                call.wake.wait()
+            except BaseException:
+                self._abandon(call)
+                raise
         if not call.finished:  # this call leads: it is first in the queue
-            self._run_batch()
+            self._run_batch()  # raises what the batch raised
         if call.error is not None:
-            raise call.error
+            raise BatchFailed("a batch of calls failed") from call.error
         return call.outcome  # type: ignore[return-value]
+
+    def _abandon(self, call: _Call[Item, Outcome]) -> None:
+        """A waiting caller interrupted: its call leaves the queue, passing on the lead if it
+        had just been given it, so the calls behind it aren't left waiting for ever."""
+        with self._lock:
+            if call not in self._queue:
+                return  # taken in a batch already: that batch's leader finishes it
+            was_leading = self._queue[0] is call and call.wake.is_set()
+            self._queue.remove(call)
+            if was_leading:
+                if self._queue:
+                    self._queue[0].wake.set()
+                else:
+                    self._leading = False
 
     def _run_batch(self) -> None:
         with self._lock:
@@ -60,6 +82,7 @@ class Batcher(Generic[Item, Outcome]):
         except BaseException as exc:
             for call in batch:
                 call.error = exc
+            raise
         finally:
             for call in batch:
                 call.finished = True

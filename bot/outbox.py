@@ -217,17 +217,19 @@ def update_all(session: Session, updates: Sequence[Update]) -> None:
         return
     session.flush()
     now = utcnow()
-    rows = {True: [], False: []}  # rendered when sent, or not
+    runs: list[tuple[bool, list[dict]]] = []  # in order, each run rendered when sent or not
     for u in updates:
-        rows["render" in u.payload].append({
+        rendered = "render" in u.payload
+        if not runs or runs[-1][0] != rendered:
+            runs.append((rendered, []))
+        runs[-1][1].append({
             "ticket_id": u.ticket_id, "method": "chat.update", "channel": u.message.channel,
             "order_key": f"update:{u.message.id}", "message_id": u.message.id,
             "link_message_id": u.link_to.id if u.link_to else None, "payload": u.payload, "created_at": now,
             "not_before": now})
     connection = session.connection()
-    for rendered, statement in ((True, _OWE_RENDERED), (False, _INSERT_ROW)):
-        if rows[rendered]:
-            connection.execute(statement, rows[rendered])
+    for rendered, rows in runs:
+        connection.execute(_OWE_RENDERED if rendered else _INSERT_ROW, rows)
     _mark_dirty(session, *(u.message.channel for u in updates))
 
 

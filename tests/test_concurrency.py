@@ -5,8 +5,10 @@ import threading
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
+from bot.acknowledgment import Click
 from bot.ids import ActionId
 from bot.models import Ticket, TicketEvent, utcnow
 from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT
@@ -219,3 +221,45 @@ def test_a_click_that_fails_does_not_sink_the_clicks_written_with_it(harness):
     told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT, CHANNELS["tier1"])[told_before:],
                                 message="the failed click's notice")
     assert len(told) == 1 and "Something went wrong on our side" in told[0]
+
+
+def test_a_batch_of_clicks_counts_each_tickets_first_click_only(harness):
+    """What a batch does with the clicks it holds, in their order: the first click on a
+    ticket wins even when the second's person comes first among the batch's claims."""
+    keys = [harness.new_ticket(Summary=f"Webhooks dropped {n}") for n in range(3)]
+    first, second, third = (int(key.split("-")[1]) for key in keys)
+    for key in keys:
+        harness.briefing(key)
+    outcomes = harness.runtime.desk.acknowledgments.claim_together([
+        Click(second, "tier1", AGENT2), Click(first, "tier1", AGENT), Click(first, "tier1", AGENT2),
+        Click(first, "tier1", AGENT), Click(third, "tier2", AGENT)])
+
+    assert [ticket.acknowledged_by if ticket else None for ticket in outcomes] == [AGENT2, AGENT, None, None, None]
+    assert ticket(harness, first).acknowledged_by == AGENT and len(events(harness, first, "acknowledged")) == 1
+    assert ticket(harness, second).acknowledged_by == AGENT2
+    assert ticket(harness, third).acknowledged_by is None and not events(harness, third, "acknowledged")
+
+
+def test_a_batch_skips_a_ticket_another_transaction_holds_rather_than_wait(harness):
+    """PostgreSQL: a batch never waits on a row lock (a wait there would hold up every
+    click in it); the held ticket's click is left to the checked path, alone."""
+    if harness.runtime.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite writers take turns")
+    held, free = (harness.new_ticket(Summary=f"Exports stuck {n}") for n in range(2))
+    held_id, free_id = int(held.split("-")[1]), int(free.split("-")[1])
+    harness.briefing(held), harness.briefing(free)
+    outcomes = []
+    with harness.runtime.engine.connect() as other:
+        other.execute(text("SELECT id FROM tickets WHERE id = :id FOR UPDATE"), {"id": held_id})
+        batch = threading.Thread(target=lambda: outcomes.extend(harness.runtime.desk.acknowledgments.claim_together(
+            [Click(held_id, "tier1", AGENT), Click(free_id, "tier1", AGENT)])))
+        batch.start()
+        batch.join(timeout=5)
+        waited_on_the_lock = batch.is_alive()
+        other.rollback()  # lets a batch that waited finish, so the test ends either way
+    batch.join(timeout=10)
+    assert not waited_on_the_lock
+    assert outcomes[0] is None and outcomes[1].acknowledged_by == AGENT
+    assert ticket(harness, held_id).acknowledged_by is None
+    harness.runtime.desk.acknowledge(held_id, AGENT, at_level="tier1")  # the click's own retry, once free
+    assert ticket(harness, held_id).acknowledged_by == AGENT
