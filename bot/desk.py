@@ -35,6 +35,11 @@ _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
 _INSERT_EVENT = insert(TicketEvent.__table__)
 
 
+def _event_row(ticket: Ticket, kind: str, actor_id: str | None, fields: dict, at: datetime) -> dict:
+    return {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {}, **fields,
+            "ticket_id": ticket.id, "kind": kind, "actor_id": actor_id, "at": at}
+
+
 def parse_key(text: str) -> int | None:
     match = _KEY.match(text.strip())
     return int(match.group(1)) if match else None
@@ -408,8 +413,7 @@ class EscalationDesk:
     def _event(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
         """Append to the ticket's history. Written at once with one statement (it is in
         every change); returns a copy of the stored row, not attached to the session."""
-        values = {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {}, **fields,
-                  "ticket_id": ticket.id, "kind": kind, "actor_id": actor_id, "at": utcnow()}
+        values = _event_row(ticket, kind, actor_id, fields, utcnow())
         session.flush()  # the ticket row first
         event_id = session.connection().execute(_INSERT_EVENT, values).inserted_primary_key[0]
         return TicketEvent(id=event_id, **values)
@@ -421,10 +425,8 @@ class EscalationDesk:
             return
         at = utcnow()
         session.flush()
-        session.connection().execute(_INSERT_EVENT, [
-            {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {}, **fields,
-             "ticket_id": ticket.id, "kind": kind, "actor_id": actor_id, "at": at}
-            for ticket, kind, actor_id, fields in events])
+        session.connection().execute(_INSERT_EVENT, [_event_row(ticket, kind, actor_id, fields, at)
+                                                     for ticket, kind, actor_id, fields in events])
 
     def tell_leaders(self, session: Session, ticket: Ticket, briefing: MessageRef | None,
                      management: dict[str, str] | None = None) -> None:
