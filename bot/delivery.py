@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import outbox
 from bot.db import transaction
-from bot.models import ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
+from bot.models import PENDING, ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
 from bot.slack_send import RenderFailed, Renderer, SlackSender
 
@@ -49,14 +49,14 @@ def _due_rows():
     return (
         select(OutboxMessage.id, OutboxMessage.channel)
         .where(
-            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.status == PENDING,
             OutboxMessage.channel.not_in(bindparam("closed_channels", expanding=True)),
             OutboxMessage.not_before <= now,
             or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
             ~exists().where(
                 earlier.order_key == OutboxMessage.order_key,
                 earlier.id < OutboxMessage.id,
-                earlier.status == OutboxStatus.PENDING,
+                earlier.status == PENDING,
             ),
             # a reply waits for its thread's root, a link for its target, an update for its post
             or_(OutboxMessage.thread_message_id.is_(None),
@@ -195,7 +195,7 @@ class OutboxWorker:
                                       .where(ChannelPacing.not_before > now + self.options.claim_ahead)),
                        self.options.claim_ahead),
                 session.scalar(select(func.min(OutboxMessage.not_before)).where(
-                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before > now)),
+                    OutboxMessage.status == PENDING, OutboxMessage.not_before > now)),
             ]
         waits = [(moment - now).total_seconds() for moment in candidates if moment is not None]
         return max(0.005, min([self.options.poll_interval, *waits]))
@@ -221,7 +221,7 @@ class OutboxWorker:
     def pending(self) -> int:
         with self.sessions() as session:
             return session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING))
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING))
 
     # --- claiming ---------------------------------------------------------
     def _claim(self, limit: int, skip_channels: set[str] = frozenset()) -> list[tuple[int, str, datetime | None]]:
@@ -283,7 +283,7 @@ class OutboxWorker:
         orphans = session.execute(
             select(OutboxMessage, failed.id, failed.last_error)
             .join(failed, waits_for_failed)
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .where(OutboxMessage.status == PENDING)
             .order_by(OutboxMessage.id)
             .with_for_update(skip_locked=True, of=OutboxMessage)
         ).all()
@@ -354,7 +354,7 @@ class OutboxWorker:
             return
         dependants = session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.status == PENDING,
                 or_(OutboxMessage.thread_message_id == row.message_id,
                     OutboxMessage.link_message_id == row.message_id,
                     and_(OutboxMessage.method == "chat.update", OutboxMessage.message_id == row.message_id)),

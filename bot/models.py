@@ -17,7 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy import text
+from sqlalchemy import literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -142,6 +142,13 @@ class OutboxStatus:
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+# `status = 'pending'` written as a literal, not a bound parameter: SQLite plans a statement
+# again for every new value of a parameter that decides whether the partial index on pending
+# rows applies (an executemany of the Home/briefing refresh paid that per row, twice the cost
+# of its insert), and a generic plan on PostgreSQL can't use that index at all.
+PENDING = literal_column(f"'{OutboxStatus.PENDING}'")
 
 
 class OutboxMessage(Base):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import sqlite_writer
-from bot.models import OutboxMessage, OutboxStatus, SlackMessage, utcnow
+from bot.models import PENDING, OutboxMessage, SlackMessage, utcnow
 
 # Written in a template where the permalink of another message belongs; `<` can't
 # come from user text (it is escaped), so this can't be forged.
@@ -113,7 +113,7 @@ _INSERT_ROW = insert(_OUTBOX)
 # than wait for that claim (at worst one extra call, never a lost change).
 _UNCLAIMED_PENDING = (
     select(_OUTBOX.c.id)
-    .where(_OUTBOX.c.order_key == bindparam("order_key"), _OUTBOX.c.status == OutboxStatus.PENDING,
+    .where(_OUTBOX.c.order_key == bindparam("order_key"), _OUTBOX.c.status == PENDING,
            _OUTBOX.c.lease_until.is_(None))
     .with_for_update(skip_locked=True)
 )
