@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
-from bot import messages
+from bot import history, messages
 from bot.batching import Batcher
 from bot.db import transaction
 from bot.models import Ticket, TicketStatus, utcnow
@@ -79,7 +79,7 @@ class Acknowledgments:
             return
         desk = self.desk
         briefings = desk.slack.current_briefings(session, tickets)
-        desk.record_events(session, [(ticket, "acknowledged", ticket.acknowledged_by, {"from_level": ticket.level})
+        history.append_all(session, [(ticket, "acknowledged", ticket.acknowledged_by, {"from_level": ticket.level})
                                      for ticket in tickets])
         desk.clocks.acknowledged(session, tickets, now)
         suffix = f" ({via})" if via else ""

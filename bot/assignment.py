@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from bot import history
 from bot.briefings import TicketMessages
 from bot.capacity import locked_level_state
 from bot.db import transaction
@@ -58,7 +59,7 @@ class Assignment:
     def _assign(self, session: Session, ticket: Ticket, assignee_id: str, actor_id: str, how: str) -> None:
         self.desk.require_active(ticket, "assigned")
         ticket.assignee_id = assignee_id
-        self.desk.record(session, ticket, "assigned", actor_id, reason=f"{how}: {assignee_id}")
+        history.append(session, ticket, "assigned", actor_id, reason=f"{how}: {assignee_id}")
         text = (f"<@{assignee_id}> took {ticket.key}." if how == "took it"
                 else f"Assigned to <@{assignee_id}> by <@{actor_id}>.")
         self._announce(session, ticket, Mrkdwn(text))

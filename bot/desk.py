@@ -11,10 +11,10 @@ import re
 from datetime import datetime
 from typing import Callable, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import messages
+from bot import history, messages
 from bot.acknowledgment import Acknowledgments, Click
 from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch
@@ -31,14 +31,6 @@ from bot.routing import executive_reasons, management_reasons
 from bot.sla.clocks import ClockBook
 
 _KEY = re.compile(r"^ESC-(\d{1,9})$", re.IGNORECASE)
-
-_INSERT_EVENT = insert(TicketEvent.__table__)
-
-
-def _event_row(ticket: Ticket, kind: str, actor_id: str | None, fields: dict, at: datetime) -> dict:
-    return {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {}, **fields,
-            "ticket_id": ticket.id, "kind": kind, "actor_id": actor_id, "at": at}
-
 
 def parse_key(text: str) -> int | None:
     match = _KEY.match(text.strip())
@@ -104,7 +96,7 @@ class EscalationDesk:
             session.add(ticket)
             session.flush()
             routed = f"criteria matrix: {explain(fired, self.policy.level_name)}" if fired else None
-            self._event(session, ticket, "opened", requester_id, to_level=ticket.level, reason=routed,
+            history.append(session, ticket, "opened", requester_id, to_level=ticket.level, reason=routed,
                         detail={"entry": entry, "rules": [f.label for f in fired]})
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
@@ -191,7 +183,7 @@ class EscalationDesk:
             ticket.status = TicketStatus.WAITING
             session.add(TicketPause(ticket_id=ticket.id, started_at=now, reason=reason, actor_id=actor_id))
             session.flush()
-            self._event(session, ticket, "paused", actor_id, from_level=ticket.level, reason=reason)
+            history.append(session, ticket, "paused", actor_id, from_level=ticket.level, reason=reason)
             self.clocks.recompute_all(session, ticket)
             briefing = self.slack.current_briefing(session, ticket)
             self.slack.note_text(session, ticket, briefing, Mrkdwn(
@@ -213,7 +205,7 @@ class EscalationDesk:
             if pause is not None:
                 pause.ended_at = utcnow()
             ticket.status = TicketStatus.ACKNOWLEDGED if ticket.acknowledged_by else TicketStatus.OPEN
-            self._event(session, ticket, "resumed", actor_id, from_level=ticket.level, reason=reason or None)
+            history.append(session, ticket, "resumed", actor_id, from_level=ticket.level, reason=reason or None)
             self.clocks.recompute_all(session, ticket)
             briefing = self.slack.current_briefing(session, ticket)
             said = f": {escape_mrkdwn(reason)}" if reason else ""
@@ -250,7 +242,7 @@ class EscalationDesk:
         ticket.level, ticket.cycle = to_level, ticket.cycle + 1
         ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
         ticket.acknowledged_by = ticket.acknowledged_at = None
-        event = self._event(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
+        event = history.append(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
                             trigger=trigger, reason=reason, detail=detail or {})
         self.clocks.start_cycle(session, ticket, now)
         new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
@@ -294,7 +286,7 @@ class EscalationDesk:
             ticket.resolution, ticket.root_cause, ticket.kb_gap = resolution.text, resolution.root_cause, resolution.kb_gap
             ticket.kb_article, ticket.training_need = resolution.kb_article, resolution.training_need
             ticket.product_link = resolution.product_link
-            self._event(session, ticket, "resolved", actor_id, from_level=ticket.level, reason=resolution.text,
+            history.append(session, ticket, "resolved", actor_id, from_level=ticket.level, reason=resolution.text,
                         trigger=resolution.root_cause)
             self.clocks.stop_cycle(session, ticket, now, "resolved")
             briefing = self.slack.current_briefing(session, ticket)
@@ -318,7 +310,7 @@ class EscalationDesk:
             now = utcnow()
             ticket.status, ticket.resolved_at, ticket.cycle = TicketStatus.OPEN, None, ticket.cycle + 1
             ticket.acknowledged_by = ticket.acknowledged_at = None
-            self._event(session, ticket, "reopened", actor_id, to_level=ticket.level)
+            history.append(session, ticket, "reopened", actor_id, to_level=ticket.level)
             self.clocks.start_cycle(session, ticket, now)
             briefing = self.slack.current_briefing(session, ticket)
             self.slack.note_text(session, ticket, briefing,
@@ -333,7 +325,7 @@ class EscalationDesk:
     def _tell_customer(self, session: Session, ticket: Ticket) -> None:
         told_in = self.customer.tell(session, ticket)
         if told_in:
-            self._event(session, ticket, "customer_notified", None, reason=f"update in {told_in}")
+            history.append(session, ticket, "customer_notified", None, reason=f"update in {told_in}")
 
     def escalation_choices(self, ticket: Ticket) -> tuple[str | None, str]:
         """The matrix's suggestion for the escalate modal; refused at the top of the ladder."""
@@ -359,9 +351,6 @@ class EscalationDesk:
 
     def lock(self, session: Session, ticket_id: int) -> Ticket:
         return self._lock(session, ticket_id)
-
-    def record(self, session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
-        return self._event(session, ticket, kind, actor_id, **fields)
 
     def _arrived(self, session: Session, ticket: Ticket) -> None:
         for hook in self.on_arrival:
@@ -409,25 +398,6 @@ class EscalationDesk:
         raise Conflict(f"{ticket.key} changed while you had this open{what}. Nothing changed; it is now at "
                        f"{escape_mrkdwn(self.policy.level_name(ticket.level))}, so act on its briefing there.")
 
-    @staticmethod
-    def _event(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **fields) -> TicketEvent:
-        """Append to the ticket's history. Written at once with one statement (it is in
-        every change); returns a copy of the stored row, not attached to the session."""
-        values = _event_row(ticket, kind, actor_id, fields, utcnow())
-        session.flush()  # the ticket row first
-        event_id = session.connection().execute(_INSERT_EVENT, values).inserted_primary_key[0]
-        return TicketEvent(id=event_id, **values)
-
-    @staticmethod
-    def record_events(session: Session, events: Sequence[tuple[Ticket, str, str | None, dict]]) -> None:
-        """Append several events, (ticket, kind, actor, fields) each, with one statement."""
-        if not events:
-            return
-        at = utcnow()
-        session.flush()
-        session.connection().execute(_INSERT_EVENT, [_event_row(ticket, kind, actor_id, fields, at)
-                                                     for ticket, kind, actor_id, fields in events])
-
     def tell_leaders(self, session: Session, ticket: Ticket, briefing: MessageRef | None,
                      management: dict[str, str] | None = None) -> None:
         """Ping management, and the executive level for critical business impact, about
@@ -438,4 +408,4 @@ class EscalationDesk:
         for audience, why in (("management", reasons), ("executive", executive_reasons(ticket, self.policy))):
             told = self.slack.ping(session, ticket, briefing, why, audience)
             if told:
-                self._event(session, ticket, f"{audience}_pinged", None, to_level=audience, reason=", ".join(told))
+                history.append(session, ticket, f"{audience}_pinged", None, to_level=audience, reason=", ".join(told))

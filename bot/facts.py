@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from bot import history
 from bot.db import transaction
 from bot.desk import EscalationDesk
 from bot.errors import Conflict, EscalatorError, TicketNotFound
@@ -52,7 +53,7 @@ class FactUpdates:
             if not changes:
                 raise EscalatorError(f"Those are already {ticket.key}'s facts; nothing changed.")
             said = "; ".join(str(change) for change in changes)  # kept raw; escaped where shown
-            self.desk.record(session, ticket, "facts_changed", actor_id, from_level=ticket.level, reason=said,
+            history.append(session, ticket, "facts_changed", actor_id, from_level=ticket.level, reason=said,
                              detail={"changes": [[c.label, c.before, c.after] for c in changes]})
             if facts.severity != previous.severity:
                 self.desk.clocks.recompute_all(session, ticket)
