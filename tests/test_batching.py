@@ -2,6 +2,8 @@
 the next one, each caller gets its own outcome, and a failed batch fails only its callers."""
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import pytest
@@ -37,7 +39,7 @@ def submit_in_threads(batcher: Batcher, items) -> dict:
         except Exception as exc:
             outcomes[item] = exc
 
-    threads = [threading.Thread(target=submit, args=(item,)) for item in items]
+    threads = [threading.Thread(target=submit, args=(item,), daemon=True) for item in items]
     for thread in threads:
         thread.start()
     return {"threads": threads, "outcomes": outcomes}
@@ -105,3 +107,70 @@ def test_a_failed_batch_fails_its_callers_only_and_the_next_batch_still_runs():
     assert batcher.submit(5) == 50  # the batcher is not stuck
     with pytest.raises(ValueError, match="item 3 is bad"):
         batcher.submit(3)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_main_thread_with(handler):
+    """Send this process SIGUSR1 shortly; `handler` runs on the main thread (the one
+    waiting in submit) and raises there, as Ctrl-C would."""
+    previous = signal.signal(signal.SIGUSR1, handler)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    return previous
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
+def test_a_caller_interrupted_while_it_waits_leaves_the_queue_and_its_call_never_runs():
+    run = Recorder()
+    batcher = Batcher(run)
+    first = submit_in_threads(batcher, [1])
+    assert run.first_started.wait(5)
+
+    def interrupt(_signum, _frame):
+        raise Interrupted
+
+    previous = interrupt_main_thread_with(interrupt)
+    try:
+        with pytest.raises(Interrupted):
+            batcher.submit(2)  # waits on this thread behind the running batch
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    later = submit_in_threads(batcher, [3])
+    wait_queued(batcher, 1)
+    run.release.set()
+    assert finish(first) == {1: 10}
+    assert finish(later) == {3: 30}
+    assert [sorted(batch) for batch in run.batches] == [[1], [3]]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
+def test_a_caller_interrupted_just_as_its_turn_to_lead_came_passes_the_lead_on():
+    run = Recorder()
+    batcher = Batcher(run)
+    first = submit_in_threads(batcher, [1])
+    assert run.first_started.wait(5)
+    behind = []
+
+    def interrupt(_signum, _frame):
+        # let the running batch end and hand the lead to this thread's call, then fail
+        behind.append(submit_in_threads(batcher, [3]))
+        wait_queued(batcher, 2)
+        run.release.set()
+        for _ in range(500):
+            if batcher._queue and batcher._queue[0].item == 2 and batcher._queue[0].wake.is_set():
+                raise Interrupted
+            threading.Event().wait(0.01)
+        raise AssertionError("the lead never came to the waiting call")
+
+    previous = interrupt_main_thread_with(interrupt)
+    try:
+        with pytest.raises(Interrupted):
+            batcher.submit(2)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert finish(first) == {1: 10}
+    assert finish(behind[0]) == {3: 30}  # without the lead passed on, it would wait for ever
+    assert [sorted(batch) for batch in run.batches] == [[1], [3]]
+    assert batcher.submit(4) == 40
