@@ -48,6 +48,7 @@ _CLAIM = (
                         else_=_TICKETS.c.status))
     .returning(*_TICKETS.c)
 )
+_CLAIMED_TICKETS = select(Ticket).from_statement(_CLAIM)
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,15 @@ class Acknowledgments:
                                      for ticket in tickets])
         desk.clocks.acknowledged(session, tickets, now)
         suffix = f" ({via})" if via else ""
-        desk.slack.notes(session, [
-            (ticket, briefings.get(ticket.id),
-             messages.thread_note(Mrkdwn(f"Acknowledged by <@{ticket.acknowledged_by}>{suffix}.")))
-            for ticket in tickets])
+        notes: dict[str, dict] = {}  # a person's clicks in one batch share one rendered note
+
+        def note_by(user_id: str) -> dict:
+            if user_id not in notes:
+                notes[user_id] = messages.thread_note(Mrkdwn(f"Acknowledged by <@{user_id}>{suffix}."))
+            return notes[user_id]
+
+        desk.slack.notes(session, [(ticket, briefings.get(ticket.id), note_by(ticket.acknowledged_by))
+                                   for ticket in tickets])
         desk.slack.refresh_briefings(session, [(ticket, briefings.get(ticket.id)) for ticket in tickets])
         desk.changed(session, *tickets)
 
@@ -103,12 +109,11 @@ class Acknowledgments:
             by_person.setdefault((click.level, click.user_id), []).append(click.ticket_id)
         with transaction(self.desk.sessions) as session:
             now = utcnow()
-            connection = session.connection()
             claimed: dict[int, Ticket] = {}
             for (level, user_id), ticket_ids in by_person.items():
-                for row in connection.execute(_CLAIM, {"claim_tickets": ticket_ids, "claim_level": level,
-                                                       "claim_user": user_id, "claim_now": now}):
-                    claimed[row.id] = Ticket(**row._mapping)
+                for ticket in session.scalars(_CLAIMED_TICKETS, {"claim_tickets": ticket_ids, "claim_level": level,
+                                                                 "claim_user": user_id, "claim_now": now}):
+                    claimed[ticket.id] = ticket
             outcomes = [claimed.pop(click.ticket_id, None) if first_clicks.get(click.ticket_id) is click else None
                         for click in clicks]
             self.record(session, [ticket for ticket in outcomes if ticket is not None], now)

@@ -104,7 +104,10 @@ class MessageRef(NamedTuple):
 # not pay for the ORM's unit of work.
 _MESSAGES = SlackMessage.__table__
 _OUTBOX = OutboxMessage.__table__
-_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+# RETURNING rows come back in no promised order, and asking SQLAlchemy to sort them costs a
+# statement per row on SQLite: each carries the columns that tell which message it is.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.ticket_id, _MESSAGES.c.level,
+                                               _MESSAGES.c.role, _MESSAGES.c.channel)
 _INSERT_ROW = insert(_OUTBOX)
 # A payload {"render": name, ...} is rendered when sent, from the state at that moment, so
 # one pending row of an order key stands for every change after it: this statement owes
@@ -188,9 +191,15 @@ def post_all(session: Session, posts: Sequence[Post]) -> list[MessageRef]:
     session.flush()  # ORM rows they name (a new ticket) go first
     now = utcnow()
     connection = session.connection()  # asked for inside the caller's savepoint, so it is emitted
-    message_ids = connection.execute(_INSERT_MESSAGES, [
+    inserted = connection.execute(_INSERT_MESSAGES, [
         {"ticket_id": p.ticket_id, "level": p.level, "role": p.role, "channel": p.channel, "created_at": now}
-        for p in posts]).scalars().all()
+        for p in posts]).all()
+    # each post gets a row with its columns; rows alike in every column are interchangeable
+    # and go in id order
+    ids_by_columns: dict[tuple, list[int]] = {}
+    for row in sorted(inserted, key=lambda row: row.id, reverse=True):
+        ids_by_columns.setdefault((row.ticket_id, row.level, row.role, row.channel), []).append(row.id)
+    message_ids = [ids_by_columns[(p.ticket_id, p.level, p.role, p.channel)].pop() for p in posts]
     connection.execute(_INSERT_ROW, [{
         "ticket_id": p.ticket_id, "method": "chat.postMessage", "channel": p.channel,
         "order_key": f"thread:{p.thread.id}" if p.thread else f"channel:{p.channel}",

@@ -94,6 +94,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates ship with the package: no stat() of the file per render
     )
     env.filters.update(
         plain=Plain, json=TemplateJson, cut=cut, plain_cut=_plain_cut, mention=mention, link=link, money=_money,

@@ -356,6 +356,32 @@ def test_two_workers_deliver_each_message_once(database_url):
 
 
 # --- 8. dedupe keys -----------------------------------------------------------------------
+def test_messages_owed_together_are_each_found_again_by_what_they_are(bot):
+    """Briefings owed with one statement: each ticket's is found again by its ticket, so an
+    edit reaches the right message, and a reply threads under its own root."""
+    sim, desk = bot.sim, bot.runtime.desk
+    sim.add_channel("C0ALPHA", "alpha")
+    sim.add_channel("C0BETA", "beta")
+    first, second = (desk.open_ticket(parse_new_ticket({"summary": f"Case {n}", "severity": "P2"}),
+                                      requester_id=AGENT) for n in (1, 2))
+    with transaction(bot.runtime.sessions) as session:
+        roots = outbox.post_all(session, [
+            outbox.Post("C0ALPHA", {"text": "brief 1"}, role="briefing", ticket_id=first.id, level=first.level),
+            outbox.Post("C0BETA", {"text": "brief 2"}, role="briefing", ticket_id=second.id, level=second.level)])
+        outbox.post_all(session, [outbox.Post(root.channel, {"text": f"re: {n}"}, role="note", thread=root)
+                                  for n, root in enumerate(roots, start=1)])
+    drain(bot)
+    with transaction(bot.runtime.sessions) as session:
+        found = desk.slack.current_briefings(session, [first, second])
+        outbox.update_all(session, [outbox.Update(found[first.id], {"text": "brief 1, edited"}),
+                                    outbox.Update(found[second.id], {"text": "brief 2, edited"})])
+    drain(bot)
+    assert texts(sim.messages("C0ALPHA")) == ["brief 1, edited"]
+    assert texts(sim.messages("C0BETA")) == ["brief 2, edited"]
+    assert_thread(bot, "C0ALPHA", "brief 1, edited", ["re: 1"])
+    assert_thread(bot, "C0BETA", "brief 2, edited", ["re: 2"])
+
+
 def test_dedupe_key_owes_one_message(bot):
     sim, sessions = bot.sim, bot.runtime.sessions
     sim.add_channel("C0ONCE", "once")
