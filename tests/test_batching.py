@@ -53,6 +53,15 @@ def wait_queued(batcher: Batcher, count: int) -> None:
     raise AssertionError(f"{count} calls never queued")
 
 
+def a_batch_running(fail_on: int | None = None, **options) -> tuple[Recorder, Batcher, dict]:
+    """A batcher whose first batch, of call 1 alone, runs and is held until run.release."""
+    run = Recorder(fail_on=fail_on)
+    batcher = Batcher(run, **options)
+    first = submit_in_threads(batcher, [1])
+    assert run.first_started.wait(5)
+    return run, batcher, first
+
+
 def finish(started: dict) -> dict:
     for thread in started["threads"]:
         thread.join(5)
@@ -65,10 +74,7 @@ def test_a_lone_call_runs_at_once_by_itself():
 
 
 def test_calls_arriving_while_a_batch_runs_go_together_in_the_next():
-    run = Recorder()
-    batcher = Batcher(run)
-    first = submit_in_threads(batcher, [1])
-    assert run.first_started.wait(5)
+    run, batcher, first = a_batch_running()
     later = submit_in_threads(batcher, [2, 3, 4])
     wait_queued(batcher, 3)
     run.release.set()
@@ -78,10 +84,7 @@ def test_calls_arriving_while_a_batch_runs_go_together_in_the_next():
 
 
 def test_a_batch_is_at_most_max_batch_calls():
-    run = Recorder()
-    batcher = Batcher(run, max_batch=2)
-    first = submit_in_threads(batcher, [1])
-    assert run.first_started.wait(5)
+    run, batcher, first = a_batch_running(max_batch=2)
     later = submit_in_threads(batcher, [2, 3, 4, 5, 6])
     wait_queued(batcher, 5)
     run.release.set()
@@ -91,10 +94,7 @@ def test_a_batch_is_at_most_max_batch_calls():
 
 
 def test_a_failed_batch_fails_its_callers_only_and_the_next_batch_still_runs():
-    run = Recorder(fail_on=3)
-    batcher = Batcher(run, max_batch=3)
-    first = submit_in_threads(batcher, [1])
-    assert run.first_started.wait(5)
+    run, batcher, first = a_batch_running(fail_on=3, max_batch=3)
     later = submit_in_threads(batcher, [2, 3, 4])
     wait_queued(batcher, 3)
     run.release.set()
@@ -113,30 +113,26 @@ class Interrupted(Exception):
     pass
 
 
-def interrupt_main_thread_with(handler):
-    """Send this process SIGUSR1 shortly; `handler` runs on the main thread (the one
-    waiting in submit) and raises there, as Ctrl-C would."""
+def submit_interrupted(batcher: Batcher, item, handler) -> None:
+    """submit(item) on this (main) thread while SIGUSR1 arrives shortly: `handler` runs
+    here, in the waiting submit, and raises Interrupted, as Ctrl-C would."""
     previous = signal.signal(signal.SIGUSR1, handler)
-    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-    return previous
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        with pytest.raises(Interrupted):
+            batcher.submit(item)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
 def test_a_caller_interrupted_while_it_waits_leaves_the_queue_and_its_call_never_runs():
-    run = Recorder()
-    batcher = Batcher(run)
-    first = submit_in_threads(batcher, [1])
-    assert run.first_started.wait(5)
+    run, batcher, first = a_batch_running()
 
     def interrupt(_signum, _frame):
         raise Interrupted
 
-    previous = interrupt_main_thread_with(interrupt)
-    try:
-        with pytest.raises(Interrupted):
-            batcher.submit(2)  # waits on this thread behind the running batch
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+    submit_interrupted(batcher, 2, interrupt)  # waits behind the running batch
     later = submit_in_threads(batcher, [3])
     wait_queued(batcher, 1)
     run.release.set()
@@ -147,10 +143,7 @@ def test_a_caller_interrupted_while_it_waits_leaves_the_queue_and_its_call_never
 
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
 def test_a_caller_interrupted_just_as_its_turn_to_lead_came_passes_the_lead_on():
-    run = Recorder()
-    batcher = Batcher(run)
-    first = submit_in_threads(batcher, [1])
-    assert run.first_started.wait(5)
+    run, batcher, first = a_batch_running()
     behind = []
 
     def interrupt(_signum, _frame):
@@ -164,12 +157,7 @@ def test_a_caller_interrupted_just_as_its_turn_to_lead_came_passes_the_lead_on()
             threading.Event().wait(0.01)
         raise AssertionError("the lead never came to the waiting call")
 
-    previous = interrupt_main_thread_with(interrupt)
-    try:
-        with pytest.raises(Interrupted):
-            batcher.submit(2)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+    submit_interrupted(batcher, 2, interrupt)
     assert finish(first) == {1: 10}
     assert finish(behind[0]) == {3: 30}  # without the lead passed on, it would wait for ever
     assert [sorted(batch) for batch in run.batches] == [[1], [3]]
