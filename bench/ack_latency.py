@@ -143,7 +143,8 @@ def sim_process(conn) -> None:
 
 def _one_row_writer(database_url: str, rows: int):
     """write(row, user): one UPDATE of one row in its own transaction, through the bot's
-    own engine and unit of work (on SQLite, its group commit); written(): rows written."""
+    own engine and unit of work (on SQLite, its group commit); written(): rows written;
+    drop(): the table goes (a --database-url may name a database that outlives the run)."""
     from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func, insert, select, update
 
     from bot.db import make_engine, make_session_factory, transaction
@@ -151,6 +152,7 @@ def _one_row_writer(database_url: str, rows: int):
     engine = make_engine(database_url)
     table = Table("bench_one_row", MetaData(), Column("id", Integer, primary_key=True),
                   Column("acknowledged_by", String(32)))
+    table.drop(engine, checkfirst=True)  # left by a run that was killed
     table.create(engine)
     with engine.begin() as connection:
         connection.execute(insert(table), [{"id": row} for row in range(1, rows + 1)])
@@ -166,11 +168,16 @@ def _one_row_writer(database_url: str, rows: int):
         with engine.connect() as connection:
             return connection.scalar(select(func.count()).where(table.c.acknowledged_by.is_not(None)))
 
-    return write, written
+    def drop() -> None:
+        table.drop(engine, checkfirst=True)
+        engine.dispose()
+
+    return write, written, drop
 
 
 def _bare_asgi(kind: str, sim_url: str, database_url: str | None = None, rows: int = 0):
-    """The bare app, and its control handlers (the one-row writer's `written`)."""
+    """The bare app, its control handlers (the one-row writer's `written`) and what to
+    run when it stops."""
     from slack_bolt import App
     from slack_sdk import WebClient
     from starlette.applications import Starlette
@@ -202,9 +209,9 @@ def _bare_asgi(kind: str, sim_url: str, database_url: str | None = None, rows: i
     def noop(ack):
         ack()
 
-    handlers = {}
+    handlers, cleanup = {}, None
     if kind == "one-row":
-        write, handlers["written"] = _one_row_writer(database_url, rows)
+        write, handlers["written"], cleanup = _one_row_writer(database_url, rows)
 
         @app.action(ACKNOWLEDGE)
         def one_row_click(ack, body):
@@ -215,7 +222,7 @@ def _bare_asgi(kind: str, sim_url: str, database_url: str | None = None, rows: i
         def noop_click(ack):
             ack()
 
-    return Starlette(routes=[Route(EVENTS_PATH, endpoint, methods=["POST"])]), handlers
+    return Starlette(routes=[Route(EVENTS_PATH, endpoint, methods=["POST"])]), handlers, cleanup
 
 
 class UvicornThread:
@@ -269,13 +276,15 @@ class UvicornThread:
 def bare_process(conn, kind: str, sim_url: str, server_kind: str, database_url: str | None = None,
                  rows: int = 0) -> None:
     _quiet_logging()
-    asgi_app, handlers = _bare_asgi(kind, sim_url, database_url, rows)
+    asgi_app, handlers, cleanup = _bare_asgi(kind, sim_url, database_url, rows)
     server = UvicornThread(asgi_app, server_kind).start()
     conn.send(("ok", {"url": server.url}))
     try:
         _serve_loop(conn, handlers)
     finally:
         server.stop()
+        if cleanup:
+            cleanup()
 
 
 def bot_process(conn, sim_url: str, database_url: str, server_kind: str) -> None:

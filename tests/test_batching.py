@@ -2,7 +2,6 @@
 the next one, each caller gets its own outcome, and a failed batch fails only its callers."""
 from __future__ import annotations
 
-import os
 import signal
 import threading
 
@@ -114,18 +113,32 @@ class Interrupted(Exception):
 
 
 def submit_interrupted(batcher: Batcher, item, handler) -> None:
-    """submit(item) on this (main) thread while SIGUSR1 arrives shortly: `handler` runs
-    here, in the waiting submit, and raises Interrupted, as Ctrl-C would."""
+    """submit(item) on this (main) thread; once the call waits in the queue, SIGUSR1 is
+    sent to this thread: `handler` runs here, in the waiting submit, and raises
+    Interrupted, as Ctrl-C would. If the call never waits, no signal is sent and the
+    test fails on the missing Interrupted."""
+    assert threading.current_thread() is threading.main_thread()
+    main = threading.main_thread().ident
+
+    def send_when_waiting():
+        for _ in range(500):
+            if any(call.item == item for call in list(batcher._queue)):
+                signal.pthread_kill(main, signal.SIGUSR1)
+                return
+            threading.Event().wait(0.01)
+
     previous = signal.signal(signal.SIGUSR1, handler)
+    sender = threading.Thread(target=send_when_waiting, daemon=True)
     try:
-        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        sender.start()
         with pytest.raises(Interrupted):
             batcher.submit(item)
     finally:
+        sender.join(10)  # no signal may arrive after the handler is put back
         signal.signal(signal.SIGUSR1, previous)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
 def test_a_caller_interrupted_while_it_waits_leaves_the_queue_and_its_call_never_runs():
     run, batcher, first = a_batch_running()
 
@@ -141,7 +154,7 @@ def test_a_caller_interrupted_while_it_waits_leaves_the_queue_and_its_call_never
     assert [sorted(batch) for batch in run.batches] == [[1], [3]]
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
 def test_a_caller_interrupted_just_as_its_turn_to_lead_came_passes_the_lead_on():
     run, batcher, first = a_batch_running()
     behind = []
