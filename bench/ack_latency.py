@@ -296,7 +296,7 @@ def bot_process(conn, sim_url: str, database_url: str, server_kind: str) -> None
     from bot.delivery import DeliveryOptions
     from bot.forms import parse_new_ticket
     from bot.ids import BlockId
-    from bot.models import Ticket, TicketStatus
+    from bot.models import Base, Ticket, TicketStatus
     from bot.policy import load_policy
     from bot.runtime import build_app, build_runtime, freeze_startup_objects
     from bot.server import create_asgi_app
@@ -331,6 +331,13 @@ def bot_process(conn, sim_url: str, database_url: str, server_kind: str) -> None
                     raise RuntimeError(f"briefings not delivered within {timeout:.0f}s "
                                        f"({len(ids)} of {count} tickets opened, {runtime.worker.pending()} pending)")
                 time.sleep(0.01)
+        if runtime.engine.dialect.name == "postgresql":
+            # A production database has planner statistics (autovacuum keeps them); this
+            # schema grew from empty within seconds, and on an empty table's statistics
+            # the planner scans slack_messages instead of using its ticket_id index.
+            with runtime.engine.begin() as connection:
+                for table in Base.metadata.sorted_tables:
+                    connection.exec_driver_sql(f'ANALYZE "{table.name}"')
         return ids
 
     def delivery(kind: str) -> None:
