@@ -42,23 +42,24 @@ class Batcher(Generic[Item, Outcome]):
         call: _Call[Item, Outcome] = _Call(item)
         with self._lock:
             self._queue.append(call)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            try:
-                call.wake.wait()
-            except BaseException:
-                self._abandon(call)
-                raise
-        if not call.finished:  # this call leads: it is first in the queue
-            self._run_batch()  # raises what the batch raised
+            if not self._leading:  # no batch runs: this call leads one at once
+                self._leading = True
+                call.wake.set()
+        try:
+            call.wake.wait()
+            if not call.finished:  # this call leads: it is first in the queue
+                self._run_batch()  # raises what the batch raised
+        except BaseException:
+            self._abandon(call)  # interrupted before its batch took it: leave, pass on the lead
+            raise
         if call.error is not None:
             raise BatchFailed("a batch of calls failed") from call.error
         return call.outcome  # type: ignore[return-value]
 
     def _abandon(self, call: _Call[Item, Outcome]) -> None:
-        """A waiting caller interrupted: its call leaves the queue, passing on the lead if it
-        had just been given it, so the calls behind it aren't left waiting for ever."""
+        """A caller interrupted before its call was taken into a batch: the call leaves the
+        queue, passing on the lead if it had it, so the calls behind it aren't left waiting
+        for ever. (Once taken, the batch's leader finishes it and passes the lead.)"""
         with self._lock:
             if call not in self._queue:
                 return  # taken in a batch already: that batch's leader finishes it
