@@ -81,7 +81,7 @@ class Acknowledgments:
         desk = self.desk
         briefings = desk.slack.current_briefings(session, tickets)
         history.append_all(session, [(ticket, "acknowledged", ticket.acknowledged_by, {"from_level": ticket.level})
-                                     for ticket in tickets])
+                                    for ticket in tickets])
         desk.clocks.acknowledged(session, tickets, now)
         suffix = f" ({via})" if via else ""
         notes: dict[str, dict] = {}  # a person's clicks in one batch share one rendered note

@@ -97,7 +97,7 @@ class EscalationDesk:
             session.flush()
             routed = f"criteria matrix: {explain(fired, self.policy.level_name)}" if fired else None
             history.append(session, ticket, "opened", requester_id, to_level=ticket.level, reason=routed,
-                        detail={"entry": entry, "rules": [f.label for f in fired]})
+                           detail={"entry": entry, "rules": [f.label for f in fired]})
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._tell_customer(session, ticket)
@@ -243,7 +243,7 @@ class EscalationDesk:
         ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
         ticket.acknowledged_by = ticket.acknowledged_at = None
         event = history.append(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
-                            trigger=trigger, reason=reason, detail=detail or {})
+                               trigger=trigger, reason=reason, detail=detail or {})
         self.clocks.start_cycle(session, ticket, now)
         new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
         if old_briefing is not None:
@@ -286,8 +286,8 @@ class EscalationDesk:
             ticket.resolution, ticket.root_cause, ticket.kb_gap = resolution.text, resolution.root_cause, resolution.kb_gap
             ticket.kb_article, ticket.training_need = resolution.kb_article, resolution.training_need
             ticket.product_link = resolution.product_link
-            history.append(session, ticket, "resolved", actor_id, from_level=ticket.level, reason=resolution.text,
-                        trigger=resolution.root_cause)
+            history.append(session, ticket, "resolved", actor_id, from_level=ticket.level,
+                           reason=resolution.text, trigger=resolution.root_cause)
             self.clocks.stop_cycle(session, ticket, now, "resolved")
             briefing = self.slack.current_briefing(session, ticket)
             self.slack.note_text(session, ticket, briefing, Mrkdwn(
@@ -408,4 +408,5 @@ class EscalationDesk:
         for audience, why in (("management", reasons), ("executive", executive_reasons(ticket, self.policy))):
             told = self.slack.ping(session, ticket, briefing, why, audience)
             if told:
-                history.append(session, ticket, f"{audience}_pinged", None, to_level=audience, reason=", ".join(told))
+                history.append(session, ticket, f"{audience}_pinged", None, to_level=audience,
+                               reason=", ".join(told))

@@ -54,7 +54,7 @@ class FactUpdates:
                 raise EscalatorError(f"Those are already {ticket.key}'s facts; nothing changed.")
             said = "; ".join(str(change) for change in changes)  # kept raw; escaped where shown
             history.append(session, ticket, "facts_changed", actor_id, from_level=ticket.level, reason=said,
-                             detail={"changes": [[c.label, c.before, c.after] for c in changes]})
+                           detail={"changes": [[c.label, c.before, c.after] for c in changes]})
             if facts.severity != previous.severity:
                 self.desk.clocks.recompute_all(session, ticket)
             briefing = self.desk.slack.current_briefing(session, ticket)
