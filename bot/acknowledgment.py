@@ -65,8 +65,8 @@ class Acknowledgments:
 
     def claim(self, click: Click) -> Ticket | None:
         """Acknowledge with the clicks that come at the same moment: the acknowledged
-        ticket (a copy, not attached to a session), or None when nothing changed and the
-        click needs the checked path."""
+        ticket (loaded in the batch's session, detached once it closed), or None when
+        nothing changed and the click needs the checked path."""
         try:
             return self._clicks.submit(click)
         except Exception:

@@ -197,9 +197,9 @@ def post_all(session: Session, posts: Sequence[Post]) -> list[MessageRef]:
     # each post gets a row with its columns; rows alike in every column are interchangeable
     # and go in id order
     ids_by_columns: dict[tuple, list[int]] = {}
-    for row in sorted(inserted, key=lambda row: row.id, reverse=True):
+    for row in sorted(inserted, key=lambda row: row.id):
         ids_by_columns.setdefault((row.ticket_id, row.level, row.role, row.channel), []).append(row.id)
-    message_ids = [ids_by_columns[(p.ticket_id, p.level, p.role, p.channel)].pop() for p in posts]
+    message_ids = [ids_by_columns[(p.ticket_id, p.level, p.role, p.channel)].pop(0) for p in posts]
     connection.execute(_INSERT_ROW, [{
         "ticket_id": p.ticket_id, "method": "chat.postMessage", "channel": p.channel,
         "order_key": f"thread:{p.thread.id}" if p.thread else f"channel:{p.channel}",
