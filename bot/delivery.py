@@ -358,6 +358,8 @@ class OutboxWorker:
             if result.get("ts") and row.message is not None:
                 row.message.ts = result["ts"]
                 row.message.thread_ts = result.get("thread_ts")
+            if result.get("found_earlier"):
+                return  # posted long ago: the channel's next message needn't wait a turn for it
             self._pace(session, row.channel, now + self.options.channel_interval)
         self._paced(row.channel, now + self.options.channel_interval)
 
