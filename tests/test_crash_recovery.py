@@ -33,8 +33,11 @@ TOOK_OVER = re.compile(r"took over (\d+) claimed rows \(([^)]*)\)")
 
 
 def crash_policy() -> dict:
-    """P2: response due 4 s after opening (warning at 2 s); no time limit in the way."""
-    return policy_data(time_limits={"tier1": "1h", "tier2": "1h"})
+    """P2: response due 4 s after opening (warning at 2 s); no time limit or progress
+    reminder in the way."""
+    data = policy_data(time_limits={"tier1": "1h", "tier2": "1h"})
+    data["severities"]["P2"]["update_every"] = "1h"
+    return data
 
 
 def open_through_slack(sim, served: Served, summary: str, severity: str = "P2") -> str:
