@@ -8,23 +8,27 @@ about. The fake Slack runs in the test process and outlives the bot.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from bot import delivery
+from bot.db import make_engine, make_session_factory, upgrade
 from bot.delivery import OutboxWorker
 from bot.desk import EscalationDesk
+from bot.events import EventLedger
 from bot.home import HomeTab
-from bot.models import OutboxMessage, OutboxStatus
+from bot.liveness import liveness_for
+from bot.models import OutboxMessage, OutboxStatus, Ticket, TicketNote
 from bot.policy import parse_policy
 from bot.runtime import outbox_client
 from bot.simulator import SlackDriver
 from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT, Harness
 from tests.test_sla_faults import (SECRET, TIER1, Served, claim, fake_slack, ledger, open_ticket, pending_rows,
-                                   policy_data, shared_database, wait_quiet, write_policy)
+                                   policy_data, shared_database, wait_quiet, write_lock, write_policy)
 
 MGMT = CHANNELS["management"]
 SWEEP_INTERVAL = 1.0  # policy_data(): sweep_interval 1s
@@ -199,6 +203,84 @@ def test_killed_in_a_batch_of_thread_replies_and_home_publishes_each_arrives_onc
             assert sim.home(AGENT2) is not None and sim.home(AGENT) is not None
             taken = TOOK_OVER.search(second.log())
             assert taken and "1 chat.postMessage" in taken[2] and "1 views.publish" in taken[2], second.log()
+        finally:
+            first.stop()
+            second.stop()
+
+
+# --- Slack events: a retry of an event whose process died is handled, not dropped ---------
+def test_an_events_claim_passes_to_a_retry_once_its_process_is_gone_and_not_before(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    dying, other = liveness_for(engine), liveness_for(engine)
+    try:
+        dying.hold()
+        other.hold()
+        first, retry = EventLedger(sessions, dying), EventLedger(sessions, other)
+        assert first.claim("EvREPLY1")
+        assert not retry.claim("EvREPLY1")  # its process lives (still handling it, or done)
+        dying.release()  # the process dies before answering Slack
+        assert retry.claim("EvREPLY1")  # Slack's retry is handled
+        assert not EventLedger(sessions, liveness_for(engine)).claim("EvREPLY1")  # and now it is the retry's
+    finally:
+        dying.release()
+        other.release()
+        engine.dispose()
+
+
+def inserts_waiting(database_url: str, table: str) -> bool:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return bool(connection.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                f"AND query ILIKE '%INSERT INTO {table}%' AND pid <> pg_backend_pid()")))
+    finally:
+        engine.dispose()
+
+
+def test_a_thread_reply_whose_process_was_killed_mid_handling_counts_on_slacks_retry(pg_url, tmp_path):
+    data = crash_policy()
+    policy = write_policy(tmp_path, data)
+    with fake_slack() as sim:
+        first = Served("first", sim, pg_url, policy, tmp_path).start()
+        second = Served("second", sim, pg_url, policy, tmp_path)
+        try:
+            with shared_database(pg_url) as sessions:
+                key = open_ticket(EscalationDesk(sessions, parse_policy(data)), "Exports fail")
+                sim.wait_for(lambda: ledger(sim)[key][f"{TIER1}: briefing for Tier 1"], timeout=15)
+                wait_quiet(sessions, extra=0)
+                root = next(m for m in sim.messages(TIER1) if m.text.startswith(f"{key} ("))
+                ts = sim.post_as_user(AGENT2, TIER1, "On it", thread_ts=root.ts)
+                reply = {"type": "message", "channel": TIER1, "user": AGENT2, "text": "On it", "ts": ts,
+                         "event_ts": ts, "thread_ts": root.ts, "channel_type": "channel"}
+
+                def deliver(served: Served, **retry):
+                    driver = SlackDriver(f"http://127.0.0.1:{served.port}/slack/events", SECRET, sim)
+                    try:
+                        return driver.event(reply, event_id="EvKILLED1", **retry)
+                    except OSError:
+                        return None  # the process died while Slack waited for its answer
+
+                with write_lock(pg_url, table="ticket_notes"):  # the reply's note waits to be written
+                    sender = threading.Thread(target=deliver, args=(first,))
+                    sender.start()
+                    sim.wait_for(lambda: inserts_waiting(pg_url, "ticket_notes"), timeout=10, interval=0.05,
+                                 message="the reply's handler, waiting to write its note")
+                    first.kill()
+                sender.join(10)
+                second.start()
+                answer = deliver(second, retry_num=1, retry_reason="http_error")
+                assert answer is not None and answer.status == 200
+                wait_quiet(sessions, extra=0)
+                with sessions() as session:
+                    ticket = session.get(Ticket, int(key.split("-")[1]))
+                    assert ticket.acknowledged_by == AGENT2  # the reply counted
+                    assert session.scalar(select(func.count()).select_from(TicketNote)) == 1
+            assert "handling Slack's retry" in second.log(), second.log()
+            notes = [r.text for r in sim.replies(TIER1, root.ts) if r.bot_id]
+            assert notes.count(f"Acknowledged by <@{AGENT2}> (a reply in this thread).") == 1, notes
         finally:
             first.stop()
             second.stop()
