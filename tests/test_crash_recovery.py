@@ -3,13 +3,17 @@
 
 The fake Slack answers chosen calls late, after they took effect, so `serve` can be
 killed (SIGKILL) exactly in the window where Slack has a post the bot never heard
-about. The fake Slack runs in the test process and outlives the bot.
+about. The fake Slack runs in the test process and outlives the bot. Also: a Slack
+event whose process died mid-handling is handled on Slack's retry, and a process that
+loses its liveness lock stops delivering until it holds it again.
 """
 from __future__ import annotations
 
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -284,3 +288,45 @@ def test_a_thread_reply_whose_process_was_killed_mid_handling_counts_on_slacks_r
         finally:
             first.stop()
             second.stop()
+
+
+def test_a_process_that_loses_its_liveness_connection_stops_delivering_until_it_holds_its_lock_again(pg_url):
+    """PostgreSQL ends the session that holds the lock (a restart, a network cut): from then
+    on others would take this process's claims for a dead one's, so it must not claim or
+    send, and /healthz says so, until it holds its lock again."""
+    with Harness(pg_url, policy=parse_policy(crash_policy())) as bot:
+        liveness = bot.runtime.worker.liveness
+        health = f"{bot.server.url}/healthz"
+        assert get_status(health) == 200
+        with bot.runtime.engine.connect() as connection:
+            ended = connection.scalar(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+                "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": liveness.key})
+            assert ended
+            # and it can't have its lock back for now (as while the database is out of reach)
+            sim_wait(lambda: connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": liveness.key}),
+                     "the lock to be free")
+            sim_wait(lambda: not liveness.held, "the lost lock to be noticed")
+            assert get_status(health) == 503
+            key = open_ticket(bot.runtime.desk, "Nothing loads")
+            time.sleep(1.0)
+            assert not ledger(bot.sim)[key]  # nothing claimed or sent without the lock
+            connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": liveness.key})
+        sim_wait(lambda: liveness.held, "the lock taken again")
+        assert get_status(health) == 200
+        bot.sim.wait_for(lambda: ledger(bot.sim)[key][f"{TIER1}: briefing for Tier 1"], timeout=10)
+
+
+def get_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def sim_wait(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
