@@ -53,6 +53,7 @@ class Runtime:
         for stoppable in reversed(self.background):
             stoppable()
         self.background.clear()
+        self.worker.liveness.release()  # also when the worker was only driven by hand (tests, the demo)
         self.engine.dispose()
 
 
