@@ -5,18 +5,21 @@ under SQLite's write lock, setting a lease; several processes never claim the sa
 row. Each send runs in a small thread pool so one slow or failing channel doesn't
 hold up the others.
 
+Rows claimed by a process that died are taken over at once: each worker holds a lock
+the database server or the kernel drops with the process (bot.liveness), and the orphan
+scan releases the claims of owners whose lock is free. The lease stays as the last
+resort for an owner that is alive but out of reach.
+
 The one window left: Slack accepts a post and this process dies before it records
-the ts. The row's lease then expires and another attempt would post twice, so every
-post carries message metadata naming its outbox row, and a retry first looks for
-that metadata in the channel (or thread) history. Only if the history can't be read
-(missing scope, Slack down) and the post did land could a duplicate appear.
+the ts. Another attempt would post twice, so every post carries message metadata
+naming its outbox row, and a retry first looks for that metadata in the channel (or
+thread) history. Only if the history can't be read (missing scope, Slack down) and
+the post did land could a duplicate appear.
 """
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +33,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import outbox
 from bot.db import transaction
+from bot.liveness import Liveness, liveness_for
+from bot.liveness.takeover import take_over_dead_claims
 from bot.models import PENDING, ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
 from bot.slack_send import RenderFailed, Renderer, SlackSender
@@ -96,11 +101,12 @@ class OutboxWorker:
     """Claims due rows and hands each to a SlackSender (renderers: see there)."""
 
     def __init__(self, sessions: sessionmaker[Session], client: WebClient, options: DeliveryOptions | None = None,
-                 renderers: dict[str, Renderer] | None = None):
+                 renderers: dict[str, Renderer] | None = None, liveness: Liveness | None = None):
         self.sessions = sessions
         self.client = client
         self.options = options or DeliveryOptions()
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.liveness = liveness or liveness_for(sessions.kw["bind"])
+        self.worker_id = self.liveness.worker_id
         self.renderers = renderers if renderers is not None else {}
         self.sender = SlackSender(sessions, client, self.renderers, self.worker_id)
         self._stop = threading.Event()
@@ -116,6 +122,7 @@ class OutboxWorker:
 
     # --- running ----------------------------------------------------------
     def start(self) -> None:
+        self.liveness.hold()  # before the first claim, so none is ever made by a worker that looks dead
         self._thread = threading.Thread(target=self._loop, name="outbox-worker", daemon=True)
         self._thread.start()
 
@@ -126,6 +133,11 @@ class OutboxWorker:
         if self._thread:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
+        self.liveness.release()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
         """Keep up to `concurrency` sends in flight, one per channel, claiming more as
@@ -226,6 +238,8 @@ class OutboxWorker:
     # --- claiming ---------------------------------------------------------
     def _claim(self, limit: int, skip_channels: set[str] = frozenset()) -> list[tuple[int, str, datetime | None]]:
         """(row id, channel, when the channel opens) of the rows claimed now."""
+        if not self.liveness.held and not self.liveness.hold():
+            return []  # others would take what we claimed for a dead process's
         now = utcnow()
         scan_orphans = time.monotonic() >= self._next_orphan_scan
         if not scan_orphans:
@@ -237,6 +251,7 @@ class OutboxWorker:
         with transaction(self.sessions) as session:
             if scan_orphans:
                 self._next_orphan_scan = time.monotonic() + ORPHAN_SCAN_INTERVAL
+                take_over_dead_claims(session, self.liveness, now)
                 self._fail_orphans(session)
             chosen: dict[str, int] = {}
             params = self._due_params(session, now, skip_channels, self.options.batch)
@@ -307,6 +322,9 @@ class OutboxWorker:
             return
         if job is None:
             return
+        if not self.liveness.held:  # others may already be taking this row over: leave it to them
+            self._let_go(row_id)
+            return
         try:
             result = self.sender.deliver(job)
         except Exception as exc:  # classify every failure; never lose the row
@@ -315,21 +333,41 @@ class OutboxWorker:
         self._record_success(row_id, result)
 
     # --- recording --------------------------------------------------------
+    def _ours(self, session: Session, row_id: int) -> OutboxMessage | None:
+        """The claimed row, locked, unless another process took it over meanwhile (this one
+        lost its liveness lock while it sent): then the taker records it, having first
+        looked in Slack for what this process may have posted."""
+        row = session.get(OutboxMessage, row_id, with_for_update=True, populate_existing=True)
+        if row is not None and row.status == OutboxStatus.PENDING and row.claimed_by == self.worker_id:
+            return row
+        log.warning("outbox: row %s was taken over by another process while this one sent it", row_id)
+        return None
+
+    def _let_go(self, row_id: int) -> None:
+        with transaction(self.sessions) as session:
+            session.execute(update(OutboxMessage)
+                            .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == self.worker_id)
+                            .values(lease_until=None, claimed_by=None, attempts=OutboxMessage.attempts - 1))
+
     def _record_success(self, row_id: int, result: dict) -> None:
         now = utcnow()
         with transaction(self.sessions) as session:
-            row = session.get(OutboxMessage, row_id)
+            if (row := self._ours(session, row_id)) is None:
+                return
             row.status, row.sent_at, row.lease_until, row.last_error = OutboxStatus.SENT, now, None, None
             if result.get("ts") and row.message is not None:
                 row.message.ts = result["ts"]
                 row.message.thread_ts = result.get("thread_ts")
+            if result.get("found_earlier"):
+                return  # posted long ago: the channel's next message needn't wait a turn for it
             self._pace(session, row.channel, now + self.options.channel_interval)
         self._paced(row.channel, now + self.options.channel_interval)
 
     def _record_failure(self, row_id: int, failure: SlackFailure) -> None:
         now = utcnow()
         with transaction(self.sessions) as session:
-            row = session.get(OutboxMessage, row_id)
+            if (row := self._ours(session, row_id)) is None:
+                return
             row.lease_until, row.last_error = None, str(failure)
             if failure.kind is FailureKind.RATE_LIMITED:
                 row.attempts -= 1  # Slack refused before doing anything: not a failed attempt

@@ -205,6 +205,9 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the worker id (bot.liveness) of the process handling it: a retry of an event whose
+    # process died before answering is handled again, not dropped
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class ClockKind:

@@ -53,6 +53,7 @@ class Runtime:
         for stoppable in reversed(self.background):
             stoppable()
         self.background.clear()
+        self.worker.liveness.release()  # also when the worker was only driven by hand (tests, the demo)
         self.engine.dispose()
 
 
@@ -87,7 +88,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    deescalation=Deescalation(desk), assignment=Assignment(desk), facts=FactUpdates(desk),
                    listing=TicketListing(sessions, policy),
-                   events=EventLedger(sessions), home=home,
+                   events=EventLedger(sessions, worker.liveness), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker)
 

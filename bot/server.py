@@ -45,6 +45,9 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
     async def healthz(_request: Request) -> Response:
         if not await run_in_threadpool(database_ok):
             return PlainTextResponse("database unreachable", status_code=503)
+        if runtime.worker.running and not runtime.worker.liveness.held:
+            # without its lock others take this process's claims for a dead one's
+            return PlainTextResponse("liveness lock lost; not delivering", status_code=503)
         return PlainTextResponse("ok")
 
     return Starlette(routes=[

@@ -114,7 +114,7 @@ class SlackSender:
             found = self._find_earlier_post(job)
             if found:
                 log.info("outbox: row %s was already posted (ts %s); not posting again", job.row_id, found)
-                return {"ts": found, "thread_ts": job.thread_ts}
+                return {"ts": found, "thread_ts": job.thread_ts, "found_earlier": True}
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": job.row_id}}
         post = functools.partial(self.client.chat_postMessage, channel=job.channel, thread_ts=job.thread_ts,
                                  metadata=metadata, **payload)

@@ -8,6 +8,7 @@ returns a ``SlackApiFault`` (the failed answer) or None.  All times are
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -30,6 +31,24 @@ class _Planned:
 
 
 @dataclass
+class LateAnswer:
+    """Calls that take effect at once and are answered `seconds` later; `took_effect`
+    is set when one has (the moment a test can kill the caller inside the window)."""
+
+    method: str
+    seconds: float
+    count: int
+    channel: Optional[str] = None
+    after: int = 0  # matching calls answered on time first
+    took_effect: threading.Event = field(default_factory=threading.Event)
+    answered: int = 0
+
+    def matches(self, method: str, params: dict) -> bool:
+        return self.count > 0 and method == self.method and self.channel in (None, params.get("channel"),
+                                                                               params.get("user_id"))
+
+
+@dataclass
 class FaultPlan:
     latency: float = 0.0
     _http: list = field(default_factory=list)  # fail_http / throttle_next, checked before auth
@@ -39,6 +58,7 @@ class FaultPlan:
     _outage_exclude: tuple = ()
     _rate: Optional[tuple] = None  # (per_second, burst) for chat.postMessage per channel
     _buckets: dict = field(default_factory=dict)  # channel -> [tokens, last_refill]
+    _late: list = field(default_factory=list)  # LateAnswer, checked once a call succeeded
 
     # -- configuring (FakeSlack's public methods call these) ----------------
     def add_api_error(self, method: str, error: str, count: int) -> None:
@@ -58,8 +78,25 @@ class FaultPlan:
         self._rate = (per_second, max(1, burst)) if per_second else None
         self._buckets.clear()
 
+    def add_late_answer(self, late: LateAnswer) -> None:
+        self._late.append(late)
+
+    def take_late(self, method: str, params: dict) -> Optional[LateAnswer]:
+        """The late answer a call that just took effect is due, if any."""
+        for late in self._late:
+            if late.matches(method, params):
+                if late.after > 0:
+                    late.after -= 1
+                    return None
+                late.count -= 1
+                if late.count == 0:
+                    self._late.remove(late)
+                return late
+        return None
+
     def clear(self) -> None:
         self.latency = 0.0
+        self._late.clear()
         self._http.clear()
         self._api.clear()
         self._outage_until = 0.0

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from .blocks import assign_ids, validate_blocks
-from .faults import FaultPlan
+from .faults import FaultPlan, LateAnswer
 from .methods import API_METHODS, WebApiMethods
 from .models import Call, Channel, Ephemeral, Message, ResponseUrl, SlackApiFault
 from .queries import Queries
@@ -191,6 +191,17 @@ class FakeSlack(WebApiMethods, Queries):
         with self.lock:
             self.faults.set_rate_limit(per_second, burst)
 
+    def answer_late(self, method: str, seconds: float, count: int = 1,
+                    channel: Optional[str] = None, after: int = 0) -> LateAnswer:
+        """The next `count` successful calls of `method` (in `channel`, or to that user's
+        Home), after `after` answered on time, take effect at once and are answered
+        `seconds` later: the window in which a caller that dies has done something it
+        never heard about. Wait on the returned `.took_effect` to act inside it."""
+        late = LateAnswer(method, seconds, count, channel, after)
+        with self.lock:
+            self.faults.add_late_answer(late)
+        return late
+
     def latency(self, seconds: float) -> None:
         """Delay every answer by `seconds` (0 to stop)."""
         self.faults.latency = seconds
@@ -308,6 +319,7 @@ def _make_handler(sim: FakeSlack) -> type:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = urlsplit(self.path).path
+            late = None
             try:
                 params = _decode_params(self, raw)
             except (ValueError, UnicodeDecodeError):
@@ -319,6 +331,13 @@ def _make_handler(sim: FakeSlack) -> type:
                 else:
                     status, body, headers = sim._answer_api(
                         method, params, self.headers.get("Authorization", ""))
+                    with sim.lock:
+                        late = sim.faults.take_late(method, params) if body.get("ok") else None
+                    if late is not None:
+                        sim._record(method, params, status)  # it happened, answered or not
+                        late.took_effect.set()
+                        time.sleep(late.seconds)
+                        late.answered += 1
             elif path.startswith("/response/"):
                 method = "response_url"
                 status, body, headers = sim._answer_response_url(path[len("/response/"):], params)
@@ -326,15 +345,19 @@ def _make_handler(sim: FakeSlack) -> type:
                 method, status, body, headers = path, 404, {"ok": False, "error": "not_found"}, {}
             if sim.faults.latency:
                 time.sleep(sim.faults.latency)
-            sim._record(method, params if isinstance(params, dict) else {"_raw": raw}, status)
+            if late is None:
+                sim._record(method, params if isinstance(params, dict) else {"_raw": raw}, status)
             data = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller is gone (killed while it waited): nothing to answer
 
         do_GET = do_POST
 
