@@ -467,7 +467,9 @@ def claim(worker: OutboxWorker, timeout: float = 5.0) -> list[tuple[int, str]]:
 def test_a_claim_abandoned_by_a_dead_worker_is_delivered_once_after_the_lease(database_url):
     """The in-process form: worker A claims, posts and "dies" before recording (or
     claims and dies before posting); worker B takes over when the lease ends."""
-    lease = timedelta(seconds=1.5)
+    # long enough that a loaded machine can't let it run out between the dead worker's
+    # post and the survivor's look (1.5 s did, under a load average of 8)
+    lease = timedelta(seconds=4)
     options = DeliveryOptions(poll_interval=0.05, channel_interval=timedelta(milliseconds=20),
                               max_backoff=1.0, lease=lease)
     with Harness(database_url, policy=parse_policy(policy_data()), start_worker=False) as bot:
