@@ -31,10 +31,13 @@ class _Refused(Exception):
 
 
 class RequestLimits:
-    def __init__(self, app, max_body: int = DEFAULT_MAX_BODY, body_timeout: float = BODY_TIMEOUT):
+    body_timeout = BODY_TIMEOUT
+
+    def __init__(self, app, max_body: int = DEFAULT_MAX_BODY, body_timeout: float | None = None):
         self.app = app
         self.max_body = max_body
-        self.body_timeout = body_timeout
+        if body_timeout is not None:
+            self.body_timeout = body_timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -19,9 +19,9 @@ _ANY_KIND = {
     "text": str, "event_id": str, "challenge": str, "is_enterprise_install": (bool, str),
     "team": dict, "team.id": str, "team.enterprise_id": str, "enterprise": dict, "enterprise.id": str,
     "user": dict, "user.id": str, "user.team_id": str, "channel": dict, "channel.id": str,
-    "container": dict, "container.channel_id": str, "container.message_ts": str,
+    "container": dict, "container.type": str, "container.channel_id": str, "container.message_ts": str,
     "message": dict, "message.ts": str, "message.text": str, "message.thread_ts": str,
-    "view": dict, "view.id": str, "view.callback_id": str, "view.private_metadata": str,
+    "view": dict, "view.id": str, "view.type": str, "view.callback_id": str, "view.private_metadata": str,
     "view.team_id": str, "view.state": dict, "view.state.values": dict, "view.blocks": list,
     "actions": list, "authorizations": list, "event": dict, "function_data": dict, "bot_access_token": str,
     "response_urls": list, "bot_id": str, "workflow_step": dict,
@@ -32,8 +32,8 @@ _BY_KIND: dict[str, tuple[dict, dict]] = {
     "command": ({"command": str, "user_id": str, "channel_id": str, "trigger_id": str, "response_url": str}, {}),
     "block_actions": ({"user.id": str, "actions.0": dict, "actions.0.action_id": str},
                       {"actions.0.value": str, "actions.0.block_id": str}),
-    "view_submission": ({"user.id": str, "view.callback_id": str}, {}),
-    "view_closed": ({"user.id": str, "view.callback_id": str}, {}),
+    "view_submission": ({"user.id": str, "view.type": str, "view.callback_id": str}, {}),
+    "view_closed": ({"user.id": str, "view.type": str, "view.callback_id": str}, {}),
     "shortcut": ({"callback_id": str, "user.id": str, "trigger_id": str}, {}),
     "message_action": ({"callback_id": str, "user.id": str, "trigger_id": str, "channel.id": str, "message.ts": str},
                        {}),
@@ -45,7 +45,13 @@ _BY_KIND: dict[str, tuple[dict, dict]] = {
     "url_verification": ({"challenge": str}, {}),
 }
 
-_IDENTIFIER = re.compile(r"[\w./:-]{1,60}")
+# What each kind of event must carry (Slack always sends these).
+_BY_EVENT = {
+    "message": {"event.channel": str, "event.ts": str},
+    "app_home_opened": {"event.user": str},
+}
+
+_IDENTIFIER = re.compile(r"[\w./:-]{1,60}", re.ASCII)
 
 
 def kind_of(body: object) -> str | None:
@@ -62,17 +68,22 @@ def problem(body: object) -> str | None:
     if not isinstance(body, dict):
         return f"the payload is a JSON {type(body).__name__}, not an object"
     required, optional = _BY_KIND.get(kind_of(body) or "", ({}, {}))
-    for path, expected in required.items():
-        value = _at(body, path)
-        if value is _MISSING or value is None:
-            return f"{path} is missing"
-        if not isinstance(value, expected):
-            return f"{path} is not {_name(expected)}"
-    for checks in (_ANY_KIND, optional):
+    event_type = _at(body, "event.type") if kind_of(body) == "event_callback" else None
+    if isinstance(event_type, str):
+        required = {**required, **_BY_EVENT.get(event_type, {})}
+    for checks in (_ANY_KIND, optional, required):
         for path, expected in checks.items():
             value = _at(body, path)
             if value is not _MISSING and value is not None and not isinstance(value, expected):
                 return f"{path} is not {_name(expected)}"
+    for path in required:
+        if _at(body, path) in (_MISSING, None):
+            return f"{path} is missing"
+    response_url = body.get("response_url")
+    if response_url is not None and not response_url.startswith(("https://", "http://")):
+        return "response_url is not a URL"
+    if kind_of(body) == "block_actions" and _at(body, "container.type") != "view" and response_url is None:
+        return "response_url is missing (Slack sends one with every click on a message)"
     return None
 
 

@@ -29,9 +29,12 @@ def slack_events_endpoint(app: App, signature: SlackSignature):
         try:
             bolt_request = BoltRequest(body=body.decode("utf-8"), query=request.query_params,  # type: ignore[arg-type]
                                        headers=request.headers)  # type: ignore[arg-type]
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as error:
-            # undecodable bytes, JSON or a form Bolt can't read, or a context it can't build
-            return malformed("unknown kind", f"unreadable body ({type(error).__name__})")
+        except UnicodeDecodeError:
+            return malformed("unknown kind", "the body is not UTF-8")
+        except ValueError:
+            return malformed("unknown kind", "the body is not JSON (or a form with a JSON payload)")
+        except (TypeError, AttributeError, KeyError, IndexError):  # Bolt read fields of something else
+            return malformed("unknown kind", "the body is not a JSON object with Slack's fields")
         problem = payloads.problem(bolt_request.body)
         if problem:
             return malformed(payloads.describe(bolt_request.body), problem)

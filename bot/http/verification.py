@@ -23,4 +23,8 @@ class SlackSignature:
         timestamp, signature = headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER)
         if not timestamp or not signature or not timestamp.isascii() or not timestamp.isdigit():
             return False  # SignatureVerifier would raise on a timestamp that isn't a number
-        return self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        try:
+            text = body.decode("utf-8")  # Slack's bodies are UTF-8; SignatureVerifier signs the text
+        except UnicodeDecodeError:
+            return False
+        return self._verifier.is_valid(body=text, timestamp=timestamp, signature=signature)
