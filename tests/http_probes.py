@@ -92,15 +92,14 @@ def push_body(url: str, path: str, total: int, *, chunked: bool, piece: int = 64
     with connect(url) as sock:
         sock.sendall(head(url, path, headers))
         sent = 0
-        block = b"a" * piece
-        framed = f"{piece:x}\r\n".encode() + block + b"\r\n" if chunked else block
         try:
             while sent < total:
                 readable, _, _ = select.select([sock], [], [], 0)
                 if readable:
                     break  # the answer came (or the connection closed) before the body was all sent
-                sock.sendall(framed)
-                sent += piece
+                size = min(piece, total - sent)
+                sock.sendall(f"{size:x}\r\n".encode() + b"a" * size + b"\r\n" if chunked else b"a" * size)
+                sent += size
             if sent >= total and chunked:
                 sock.sendall(b"0\r\n\r\n")
         except OSError:

@@ -1,6 +1,7 @@
 """The public endpoint under attack or misuse: what it refuses, how, and that refusing
 costs nothing — no parse before the signature, no body past the cap, no traceback,
 no change, and the next real request is served as usual."""
+import dataclasses
 import json
 import logging
 import time
@@ -12,6 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.http import protocol
 from bot.http.verification import SlackSignature
 from bot.ids import ActionId, CallbackId
+from bot.server import BackgroundServer, create_asgi_app
 from tests.harness import AGENT, SECRET, SUPPORT
 from tests.http_probes import connect, database_snapshot, head, push_body, read_status, recorded_logs, wait_closed
 
@@ -125,6 +127,19 @@ def test_a_body_at_the_cap_is_served(sqlite_harness):
     answer = send_signed(harness, body, "application/json")
     assert answer.status == 200 and "c0ffee" in answer.body
     assert push_body(harness.server.url, "/slack/events", cap + 1, chunked=False)[0] == 413
+
+
+def test_the_cap_is_the_configured_one(sqlite_harness):
+    harness = sqlite_harness
+    settings = dataclasses.replace(harness.runtime.settings, max_body=4096)  # ESCALATOR_MAX_BODY=4KiB
+    server = BackgroundServer(create_asgi_app(dataclasses.replace(harness.runtime, settings=settings),
+                                              harness.app)).start()
+    try:
+        assert push_body(server.url, "/slack/events", 4097, chunked=False)[0] == 413
+        assert push_body(server.url, "/slack/events", 4097, chunked=True)[0] == 413
+        assert push_body(server.url, "/slack/events", 4096, chunked=False)[0] == 401  # read, then refused unsigned
+    finally:
+        server.stop()
 
 
 # --- signed but malformed: 4xx, one warning, nothing changed --------------------------
