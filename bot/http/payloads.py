@@ -8,6 +8,7 @@ A field Slack may send as null counts as absent.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 _MISSING = object()
@@ -110,7 +111,7 @@ def _identifier(value: object) -> str:
 
 def _at(body: dict, path: str) -> object:
     value: object = body
-    for step in path.split("."):
+    for step in _steps(path):
         if isinstance(value, dict):
             value = value.get(step, _MISSING)
         elif isinstance(value, list) and step.isdigit():
@@ -120,6 +121,11 @@ def _at(body: dict, path: str) -> object:
         if value is _MISSING:
             return _MISSING
     return value
+
+
+@functools.cache
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def _name(expected) -> str:
