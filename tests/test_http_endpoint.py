@@ -178,6 +178,9 @@ def malformed_requests(harness) -> dict[str, tuple[bytes, str, int, str]]:
         "command without a trigger": (urlencode({"command": "/escalate", "user_id": AGENT, "channel_id": SUPPORT,
                                                  "response_url": "http://x"}).encode(), FORM, 400,
                                       "command /escalate"),
+        "response_url not a URL": (urlencode({"command": "/escalate", "user_id": AGENT, "channel_id": SUPPORT,
+                                              "trigger_id": "t", "response_url": "javascript:alert(1)"}).encode(),
+                                   FORM, 400, "response_url is not a URL"),
         "unknown type": (interaction({"type": "mystery_box", "user": user}), FORM, 404, "mystery_box"),
         "unknown action_id": (interaction({"type": "block_actions", "user": user, "trigger_id": "t",
                                            "response_url": "http://127.0.0.1:9/nowhere",
@@ -219,6 +222,20 @@ def test_signed_garbage_gets_4xx_one_warning_and_changes_nothing(harness):
     assert harness.sim.views_opened(AGENT)[-1:] and len(harness.sim.views_opened(AGENT)) == 1  # no modal opened
     assert harness.runtime.desk.find(key).summary == "Before the garbage"
     a_real_request_still_works(harness)
+
+
+def test_a_button_naming_no_ticket_says_so(sqlite_harness):
+    harness = sqlite_harness
+    key = harness.new_ticket()
+    briefing = harness.briefing(key)
+    harness.settle()
+    before = database_snapshot(harness)
+    with recorded_logs() as logs:
+        answer = harness.driver.click(AGENT, briefing.channel, briefing.ts, ActionId.ACKNOWLEDGE, value="{}")
+    assert answer.status == 200
+    told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT), message="the notice")
+    assert "There is no ticket this message" in told[-1]
+    assert logs.tracebacks() == [] and database_snapshot(harness) == before
 
 
 def test_a_garbled_modal_state_gets_the_forms_own_errors(sqlite_harness):

@@ -78,6 +78,9 @@ well_formed = st.one_of(
     st.fixed_dictionaries({"type": st.just("event_callback"), "event": st.fixed_dictionaries(
         {"type": st.sampled_from(EVENTS)},
         optional={name: st.text(max_size=8) for name in ("user", "channel", "ts", "thread_ts", "text", "subtype")})}),
+    st.fixed_dictionaries({"type": st.just("event_callback"), "event": st.fixed_dictionaries(  # a thread reply
+        {"type": st.just("message"), "user": st.text(max_size=8), "thread_ts": st.text(max_size=8)},
+        optional={name: st.text(max_size=8) for name in ("channel", "ts", "text")})}),
 )
 command_form = st.fixed_dictionaries({"command": st.sampled_from(["/escalate", "/other", ""]) | st.text(max_size=8)},
                                      optional={name: st.text(max_size=16) for name in (
@@ -88,7 +91,7 @@ well_formed_command = st.fixed_dictionaries({
     "command": st.sampled_from(["/escalate", "/other"]), "text": st.sampled_from(
         ["", "help", "status ESC-1", "list", "list mine", "why ESC-1", "ESC-1", "nonsense"]) | st.text(max_size=12),
     "user_id": st.sampled_from([AGENT, "U0NOBODY"]), "channel_id": st.sampled_from([SUPPORT, "C0NOWHERE"]),
-    "trigger_id": st.text(max_size=8), "response_url": st.just("http://127.0.0.1:9/nowhere")})
+    "trigger_id": st.text(max_size=8), "response_url": st.just("http://127.0.0.1:9/nowhere") | st.text(max_size=8)})
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +106,10 @@ def fuzz_harness(tmp_path_factory):
 def bodies(draw) -> tuple[bytes, str]:
     shape = draw(st.sampled_from(["interaction form", "JSON", "command form", "raw bytes"]))
     if shape == "interaction form":
-        payload = draw(st.one_of(well_formed, slack_like, junk).map(json.dumps) | st.text(max_size=30))
+        payload = draw(st.one_of(well_formed, well_formed, slack_like, junk).map(json.dumps) | st.text(max_size=30))
         body = urlencode({"payload": payload}).encode()
     elif shape == "JSON":
-        body = json.dumps(draw(st.one_of(well_formed, slack_like, junk))).encode()
+        body = json.dumps(draw(st.one_of(well_formed, well_formed, slack_like, junk))).encode()
     elif shape == "command form":
         fields = draw(command_form | well_formed_command)
         body = urlencode(fields).encode()
@@ -117,7 +120,7 @@ def bodies(draw) -> tuple[bytes, str]:
     return body, content_type
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
+@settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(request=bodies(), signing=st.sampled_from(["signed", "unsigned", "forged", "stale"]))
 def test_generated_junk_never_gets_a_5xx_or_a_traceback_and_changes_nothing(fuzz_harness, request, signing):
