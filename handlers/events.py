@@ -39,11 +39,11 @@ def register(app, runtime: Runtime) -> None:
             if edited.get("user") and not edited.get("bot_id"):
                 desk.note_edited(event["channel"], edited.get("ts", ""), edited.get("text", ""))
             return
-        thread_ts, user = event.get("thread_ts"), event.get("user")
-        if (not thread_ts or thread_ts == event.get("ts") or not user or event.get("bot_id")
+        thread_ts, user, ts = event.get("thread_ts"), event.get("user"), event.get("ts")
+        if (not thread_ts or not ts or thread_ts == ts or not user or event.get("bot_id")
                 or event.get("subtype") in IGNORED_SUBTYPES):
             return
-        desk.reply_in_thread(event["channel"], thread_ts, user, event.get("text", ""), event["ts"])
+        desk.reply_in_thread(event["channel"], thread_ts, user, event.get("text", ""), ts)
 
     @app.event("app_home_opened", middleware=once)
     @acked_then_handled

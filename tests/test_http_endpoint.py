@@ -165,8 +165,8 @@ def malformed_requests(harness) -> dict[str, tuple[bytes, str, int, str]]:
                                          FORM, 400, "actions.0 is missing"),
         "user is a string": (interaction({"type": "block_actions", "user": "U1", "actions": [good_button]}),
                              FORM, 400, "user is not an object"),
-        "message event without a ts": (event({"type": "message", "channel": SUPPORT, "user": AGENT}),
-                                       "application/json", 400, "event.ts is missing"),
+        "message event without a channel": (event({"type": "message", "ts": "1.2", "user": AGENT}),
+                                            "application/json", 400, "event.channel is missing"),
         "event type not a string": (event({"type": ["message"]}), "application/json", 400,
                                     "event.type is not a string"),
         "click on a message without a response_url": (
@@ -236,6 +236,19 @@ def test_a_button_naming_no_ticket_says_so(sqlite_harness):
     told = harness.sim.wait_for(lambda: harness.ephemeral_texts(AGENT), message="the notice")
     assert "There is no ticket this message" in told[-1]
     assert logs.tracebacks() == [] and database_snapshot(harness) == before
+
+
+def test_a_thread_reply_without_its_own_ts_changes_nothing(sqlite_harness):
+    harness = sqlite_harness
+    briefing = harness.briefing(harness.new_ticket())
+    harness.settle()
+    before = database_snapshot(harness)
+    answer = harness.driver.event({"type": "message", "channel": briefing.channel, "user": AGENT,
+                                   "text": "looking", "thread_ts": briefing.ts})
+    assert answer.status == 200
+    harness.settle()
+    assert database_snapshot(harness) == {**before, "processed_events": database_snapshot(harness)[
+        "processed_events"]}  # only its event id is recorded: no note, no acknowledgment
 
 
 def test_a_garbled_modal_state_gets_the_forms_own_errors(sqlite_harness):

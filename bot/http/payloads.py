@@ -48,7 +48,7 @@ _BY_KIND: dict[str, tuple[dict, dict]] = {
 
 # What each kind of event must carry (Slack always sends these).
 _BY_EVENT = {
-    "message": {"event.channel": str, "event.ts": str},
+    "message": {"event.channel": str},
     "app_home_opened": {"event.user": str},
 }
 
