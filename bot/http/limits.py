@@ -98,7 +98,7 @@ def _content_length(scope) -> int | str | None:
 
 
 def _refused(scope, status: int, reason: str) -> None:
-    log.warning("refused %s %s with %d: %s", scope.get("method"), scope.get("path"), status, reason)
+    log.warning("refused %s %r with %d: %s", scope.get("method"), scope.get("path", "")[:100], status, reason)
 
 
 async def _answer(send, status: int, text: str) -> None:
