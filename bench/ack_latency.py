@@ -245,8 +245,9 @@ class UvicornThread:
 
             self._background = BackgroundServer(asgi_app)
             return
-        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_config=None, access_log=False,
-                                lifespan="off")
+        from bot.http import uvicorn_options
+
+        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, lifespan="off", **uvicorn_options())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 

@@ -6,10 +6,12 @@ the CLI turns it into exit code 2 without a traceback.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_MAX_BODY = 1024 * 1024  # Slack's payloads are a few KB; a big modal's submission well under 100 KB
 
 
 class ConfigError(Exception):
@@ -25,6 +27,7 @@ class Settings:
     database_url: str = ""
     policy_path: str | None = None
     port: int = 3000
+    max_body: int = DEFAULT_MAX_BODY
 
     @property
     def socket_mode(self) -> bool:
@@ -78,6 +81,8 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
     except ValueError:
         raise ConfigError(f"PORT must be a port number, got {port_text!r}") from None
 
+    max_body = _byte_size("ESCALATOR_MAX_BODY", text("ESCALATOR_MAX_BODY"), DEFAULT_MAX_BODY)
+
     return Settings(
         bot_token=bot_token,
         signing_secret=signing_secret,
@@ -86,4 +91,19 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
         database_url=database_url,
         policy_path=policy_path,
         port=port,
+        max_body=max_body,
     )
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2, "mib": 1024 ** 2}
+
+
+def _byte_size(name: str, value: str | None, default: int) -> int:
+    """`1048576`, `512KiB`, `2MiB` (K and M are binary: 1024 and 1024²)."""
+    if value is None:
+        return default
+    match = re.fullmatch(r"(\d{1,12})\s*([a-zA-Z]*)", value)
+    unit = match and _BYTE_UNITS.get(match.group(2).lower())
+    if not unit or int(match.group(1)) * unit < 1024:
+        raise ConfigError(f"{name} must be a size of at least 1KiB such as 1048576, 512KiB or 2MiB, got {value!r}")
+    return int(match.group(1)) * unit

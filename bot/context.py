@@ -29,12 +29,18 @@ class ActionContext:
     @classmethod
     def decode(cls, text: str | None) -> ActionContext:
         """Anything we can't read (an old or foreign value) decodes to an empty context."""
+        return cls.read(text) or cls()
+
+    @classmethod
+    def read(cls, text: str | None) -> ActionContext | None:
+        """None when `text` is there but isn't a context we wrote (not a JSON object);
+        no text at all is an empty context. Fields of the wrong type are left out."""
         try:
             data = json.loads(text or "{}")
         except ValueError:
-            return cls()
+            return None
         if not isinstance(data, dict):
-            return cls()
+            return None
         return cls(
             ticket_id=_int_or_none(data.get("t")),
             event_id=_int_or_none(data.get("e")),

@@ -360,7 +360,9 @@ class EscalationDesk:
         for hook in self.on_change:
             hook(session, tickets)
 
-    def _lock(self, session: Session, ticket_id: int) -> Ticket:
+    def _lock(self, session: Session, ticket_id: int | None) -> Ticket:
+        if ticket_id is None:  # a button or modal that names no ticket
+            raise TicketNotFound("this message")
         ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
         if ticket is None:
             raise TicketNotFound(f"ESC-{ticket_id}")

@@ -102,6 +102,7 @@ def build_app(runtime: Runtime) -> App:
         client=interactive_client(runtime.settings),
         signing_secret=runtime.settings.signing_secret,
         process_before_response=True,
+        raise_error_for_unhandled_request=True,  # to handlers.errors.bolt_error: one warning line
         logger=logging.getLogger("escalator.bolt"),
     )
     handlers.register(app, runtime)

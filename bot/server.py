@@ -3,7 +3,8 @@
 Bolt's dispatch is synchronous; it runs in Starlette's thread pool so the event
 loop keeps accepting requests while a listener waits on the database. Bolt's parse
 of the body (url-decoding a 4 KB interaction payload is ~0.3 ms) happens in that
-thread too, in the same hop: the event loop only reads bytes and writes answers.
+thread too, in the same hop: the event loop only reads bytes, checks signatures and
+writes answers. Body caps, timeouts and the answers to bad input: bot/http.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import logging
 import signal
 
 from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.http import hardened, uvicorn_options
+from bot.http.slack_events import slack_events_endpoint
+from bot.http.verification import SlackSignature
 from bot.runtime import Runtime
 
 log = logging.getLogger("escalator.server")
@@ -35,13 +38,6 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
             log.exception("health check: database unreachable")
             return False
 
-    def dispatch(request: Request, body: bytes):
-        return app.dispatch(to_bolt_request(request, body))
-
-    async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        return to_starlette_response(await run_in_threadpool(dispatch, request, body))
-
     async def healthz(_request: Request) -> Response:
         if not await run_in_threadpool(database_ok):
             return PlainTextResponse("database unreachable", status_code=503)
@@ -50,10 +46,11 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
             return PlainTextResponse("liveness lock lost; not delivering", status_code=503)
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[
+    slack_events = slack_events_endpoint(app, SlackSignature(runtime.settings.signing_secret))
+    return hardened([
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
-    ])
+    ], max_body=runtime.settings.max_body)
 
 
 def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:
@@ -72,8 +69,8 @@ def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    config = uvicorn.Config(create_asgi_app(runtime, app), host=host, port=port, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(create_asgi_app(runtime, app), host=host, port=port, timeout_graceful_shutdown=10,
+                            **uvicorn_options())
     GracefulServer(config).run()
 
 
@@ -98,7 +95,7 @@ class BackgroundServer:
         self._socket.bind((host, 0))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(asgi_app, log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(asgi_app, lifespan="off", **uvicorn_options())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="http", daemon=True)

@@ -12,9 +12,14 @@ import functools
 import logging
 import uuid
 
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_sdk.errors import SlackApiError
+
 from bot import messages
 from bot.errors import Conflict, EscalatorError, InvalidInput
+from bot.http.payloads import describe
 from bot.rendering import Mrkdwn, escape_mrkdwn
+from bot.slack_errors import classify
 
 log = logging.getLogger("escalator.handlers")
 
@@ -31,6 +36,11 @@ def friendly(listener):
             listener(ack, body, client, respond, context)
         except EscalatorError as error:
             _answer(error, ack, body, client, respond, context)
+        except SlackApiError as failure:  # e.g. a trigger_id that expired: Slack's answer says it all
+            ref = uuid.uuid4().hex[:8]
+            log.warning("listener %s: Slack refused %s: %s (ref %s)", listener.__name__,
+                        failure.response.api_url.rsplit("/", 1)[-1], classify(failure), ref)
+            _answer(EscalatorError(UNEXPECTED.format(ref=ref)), ack, body, client, respond, context)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("listener %s failed (ref %s)", listener.__name__, ref)
@@ -71,8 +81,20 @@ def _answer(error: EscalatorError, ack, body, client, respond, context) -> None:
         else:
             channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
             client.chat_postEphemeral(channel=channel, user=body["user"]["id"], **reply)
+    except (SlackApiError, OSError) as failure:  # Slack refused (the channel is gone) or couldn't be reached
+        log.warning("could not tell the user about: %s (%s)", error, classify(failure))
     except Exception:
         log.exception("could not tell the user about: %s", error)
+
+
+def bolt_error(error, body):
+    """Bolt's global error handler. A request no listener matched (an unknown command, type,
+    callback_id or action_id) is answered 404 as Bolt does, with one warning naming its kind;
+    anything else that reached Bolt is a bug in our code and keeps its traceback (500)."""
+    if isinstance(error, BoltUnhandledRequestError):
+        log.warning("no listener for a %s request; answered 404", describe(body))
+        return
+    log.error("Bolt failed on a %s request", describe(body), exc_info=error)
 
 
 def _last_input(view: dict) -> str:

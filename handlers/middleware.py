@@ -7,18 +7,24 @@ from slack_bolt import BoltResponse
 
 from bot.context import ActionContext
 from bot.events import EventLedger
+from bot.http.payloads import describe
 
 log = logging.getLogger("escalator.handlers")
 
 
 def ticket_context(body, context, next):
-    """Parse our context from a button value or a modal's private_metadata, once."""
+    """Parse our context from a button value or a modal's private_metadata, once.
+    One we can't read (we never wrote it) is refused before any listener runs."""
     raw = None
     if body.get("type") == "block_actions" and body.get("actions"):
         raw = body["actions"][0].get("value")
     elif body.get("type") in ("view_submission", "view_closed"):
         raw = (body.get("view") or {}).get("private_metadata")
-    context["ticket_context"] = ActionContext.decode(raw)
+    ticket_context = ActionContext.read(raw)
+    if ticket_context is None:
+        log.warning("refused a %s request: its button value or private_metadata is not ours", describe(body))
+        return BoltResponse(status=400, body="")
+    context["ticket_context"] = ticket_context
     next()
 
 

@@ -15,6 +15,13 @@ def test_defaults():
     assert settings.port == 3000 and not settings.socket_mode
 
 
+@pytest.mark.parametrize("given, size", [(None, 1024 * 1024), ("65536", 65536), ("512KiB", 512 * 1024),
+                                         ("2MiB", 2 * 1024 * 1024), ("2 M", 2 * 1024 * 1024)])
+def test_the_body_cap_is_a_size_in_bytes(given, size):
+    env = {**BASE, "ESCALATOR_MAX_BODY": given} if given else BASE
+    assert load_settings(env).max_body == size
+
+
 def test_api_url_gets_its_trailing_slash():
     assert load_settings({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api"}).slack_api_url == "http://127.0.0.1:9/api/"
 
@@ -28,6 +35,10 @@ def test_api_url_gets_its_trailing_slash():
     ({**BASE, "DATABASE_URL": "escalator.db"}, "DATABASE_URL"),
     ({**BASE, "ESCALATOR_POLICY": "/nonexistent/policy.yaml"}, "ESCALATOR_POLICY"),
     ({**BASE, "SLACK_API_URL": "slack.com/api/"}, "SLACK_API_URL"),
+    ({**BASE, "ESCALATOR_MAX_BODY": "lots"}, "ESCALATOR_MAX_BODY"),
+    ({**BASE, "ESCALATOR_MAX_BODY": "1.5MiB"}, "ESCALATOR_MAX_BODY"),
+    ({**BASE, "ESCALATOR_MAX_BODY": "2GB"}, "ESCALATOR_MAX_BODY"),
+    ({**BASE, "ESCALATOR_MAX_BODY": "100"}, "ESCALATOR_MAX_BODY"),
 ])
 def test_bad_settings_name_the_variable(env, named):
     with pytest.raises(ConfigError, match=named):

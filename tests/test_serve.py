@@ -78,7 +78,7 @@ def test_serve_stops_cleanly_and_never_logs_secrets(served):
     driver = SlackDriver(base + "/slack/events", SECRET, sim)
     driver.command("U0AGENT1", SUPPORT, "ESC-77")  # an error path, logged or not
     sim.fail_next("views.open", error="invalid_auth")
-    driver.command("U0AGENT1", SUPPORT, "")  # views.open fails: logged with its traceback
+    driver.command("U0AGENT1", SUPPORT, "")  # views.open fails: logged as Slack's refusal, in one line
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=15)[0]
     assert process.returncode == 0, output
