@@ -3,10 +3,20 @@ over envelopes, a refresh with no gap, a dropped or silent socket replaced withi
 seconds, several processes on one database, and a refused app token."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
 import pytest
 
 from bot.ids import ActionId
-from tests.harness import AGENT, AGENT2, CHANNELS
+from bot.policy import load_policy
+from bot.simulator import FakeSlack, SocketModeDriver
+from tests.conftest import postgres_schema_url
+from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT, TOKEN
 from tests.socket_harness import SocketModeHarness
 
 
@@ -27,3 +37,151 @@ def test_core_flow_over_envelopes_every_envelope_acked_in_time(socket_harness):
     assert kinds == ["slash_commands", "interactive", "interactive"]
     assert all(d.ack_seconds < 3 for d in h.driver.deliveries), [d.ack_seconds for d in h.driver.deliveries]
     assert [len(d.acks) for d in h.driver.deliveries] == [1, 1, 1]
+
+
+def stream_help_commands(h, stop: threading.Event, sent: list, user: str = AGENT) -> threading.Thread:
+    """People keep typing `/escalate help` (about 20 a second) until `stop`."""
+    def run() -> None:
+        while not stop.is_set():
+            sent.append(h.driver.command(user, SUPPORT, "help"))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=run, name="people", daemon=True)
+    thread.start()
+    return thread
+
+
+def test_refresh_opens_the_next_connection_first_and_loses_nothing(socket_harness):
+    h = socket_harness
+    server = h.socket
+    old = server.open_connections()[0]
+    stop, sent = threading.Event(), []
+    people = stream_help_commands(h, stop, sent)
+    time.sleep(0.3)
+    server.disconnect(old, "refresh_requested", close_after=30)
+    new = server.wait_for_connections(1, after=old.opened_at)[0]
+    server.wait_closed(old)
+    time.sleep(0.3)
+    stop.set()
+    people.join(10)
+
+    assert old.closed_by == "client" and new.open
+    assert old.closed_at > new.hello_at  # the old one was closed only after the new one said hello
+    on_old_meanwhile = [d for d in h.driver.deliveries
+                        if d.connection_id == old.id and d.sent_at > old.disconnect_sent_at]
+    assert on_old_meanwhile, "no envelope reached the old connection while it was being replaced"
+    assert all(len(d.acks) == 1 for d in h.driver.deliveries)  # none lost, none acked twice
+    assert all(ack[0] == d.connection_id for d in h.driver.deliveries for ack in d.acks)
+    worst = max(d.ack_seconds for d in h.driver.deliveries)
+    assert worst < 0.5, f"worst ack during the refresh: {worst * 1000:.0f} ms"
+    helps = [e for e in h.ephemeral_texts(AGENT, SUPPORT) if "/escalate status ESC-12" in e]
+    assert len(helps) == len(sent) == len(h.driver.deliveries)  # each answered once
+
+
+def test_a_dropped_socket_is_replaced_within_seconds_and_escalate_works(socket_harness):
+    h = socket_harness
+    server = h.socket
+    old = server.open_connections()[0]
+    urls_before = server.urls_issued
+    dropped_at = server.drop(old)
+    new = server.wait_for_connections(1, timeout=10, after=old.opened_at)[0]
+    assert new.hello_at - dropped_at <= 3.0, f"new hello {new.hello_at - dropped_at:.2f} s after the drop"
+    assert server.urls_issued == urls_before + 1  # a fresh URL from apps.connections.open
+    key = h.new_ticket(Summary="Typed right after the drop")
+    assert key == "ESC-1" and all(d.connection_id == new.id for d in h.driver.deliveries)
+
+
+def test_a_silent_connection_is_found_by_ping_and_replaced(socket_harness):
+    h = socket_harness
+    server = h.socket
+    old = server.open_connections()[0]
+    silenced_at = server.silence(old)  # no close, no pong: a half-open connection
+    new = server.wait_for_connections(1, timeout=15, after=old.opened_at)[0]
+    assert new.hello_at - silenced_at <= 5.0, f"new hello {new.hello_at - silenced_at:.2f} s after silence"
+    assert h.driver.command(AGENT, SUPPORT, "help").status == 200
+
+
+def serve_env(sim: FakeSlack, database_url: str, app_token: str) -> dict:
+    env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": "socket-mode-signing-secret",
+           "SLACK_APP_TOKEN": app_token, "SLACK_API_URL": sim.url, "DATABASE_URL": database_url}
+    env.pop("ESCALATOR_POLICY", None)
+    return env
+
+
+REFUSED_TOKEN = "xapp-1-A0WRONG-4711-0123456789abcdef"
+
+
+@pytest.mark.parametrize("case, code", [
+    ("wrong token", "invalid_auth"),
+    ("not an app-level token", "not_allowed_token_type"),
+    ("no connections:write", "missing_scope"),
+    ("a bot token in SLACK_APP_TOKEN", None),
+])
+def test_a_refused_app_token_stops_serve_with_one_line_and_exit_2(tmp_path, case, code):
+    database = tmp_path / "refused.db"
+    with FakeSlack(token=TOKEN) as sim:
+        app_token = REFUSED_TOKEN if case == "wrong token" else sim.app_token
+        if case == "not an app-level token":
+            sim.fail_next("apps.connections.open", "not_allowed_token_type")
+        elif case == "no connections:write":
+            sim.app_token_scopes = {"authorizations:read"}
+        elif case == "a bot token in SLACK_APP_TOKEN":
+            app_token = "xoxb-1-bot-token-in-the-wrong-place"
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "serve"],
+                                env=serve_env(sim, f"sqlite:///{database}", app_token),
+                                capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "SLACK_APP_TOKEN" in lines[0], output
+    assert code is None or code in lines[0]
+    assert "Traceback" not in output and result.stdout == ""
+    for secret in (app_token, TOKEN):
+        assert secret not in output and secret[5:15] not in output and secret[-8:] not in output
+    assert not database.exists()  # refused before the database (or anything else) started
+
+
+@pytest.fixture
+def postgres_url():
+    yield from postgres_schema_url()
+
+
+def test_two_processes_on_postgresql_handle_an_envelope_delivered_to_both_once(postgres_url):
+    processes = []
+    try:
+        with FakeSlack(token=TOKEN) as sim:
+            sim.add_channel(SUPPORT, "support")
+            for key, level in load_policy().levels.items():
+                sim.add_channel(level.channel, key)
+            server = sim.enable_socket_mode()
+            for count in (1, 2):  # one after the other: each runs the migrations on start
+                processes.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
+                                                  env=serve_env(sim, postgres_url, sim.app_token),
+                                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                server.wait_for_connections(count, timeout=30)
+            first, second = server.open_connections()
+            driver = SocketModeDriver(sim)
+            driver.command(AGENT, SUPPORT, "")
+            modal = sim.wait_for(lambda: sim.views_opened(AGENT) and sim.views_opened(AGENT)[-1],
+                                 message="the New escalation modal")
+            driver.deliver_to = [first, second]  # Slack's retry after a missing ack reaches the other one
+            driver.submit_view(AGENT, modal.id, {"Summary": "Both processes got this", "Severity": "P2"})
+            copies = driver.deliveries[-1:]
+            briefing = sim.wait_for(lambda: [m for m in sim.messages(CHANNELS["tier1"]) if "ESC-1 ·" in m.rendered],
+                                    message="the ESC-1 briefing")
+            time.sleep(1.0)  # time for a second effect, were there one
+            assert len(briefing) == 1
+            assert not [m for m in sim.messages(CHANNELS["tier1"]) if "ESC-2" in m.rendered]
+            assert {ack[0] for ack in copies[0].acks} == {first.id, second.id}  # both copies acked
+            assert sum(1 for ack in copies[0].acks if ack[2]) == 1  # one answered the submission
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                output = process.communicate(timeout=15)[0]
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output = process.communicate()[0]
+            assert process.returncode == 0, output
+            assert "Traceback" not in output, output

@@ -68,8 +68,16 @@ class Delivery:
         return self.acks[0][2] if self.acks else None
 
     def wait_ack(self, timeout: float = 5.0) -> "Delivery":
-        if not self.acked.wait(timeout):
-            raise AssertionError(f"envelope {self.envelope_id} ({self.type}) was not acked in {timeout}s")
+        return self.wait_acks(1, timeout)
+
+    def wait_acks(self, count: int, timeout: float = 5.0) -> "Delivery":
+        """Wait for `count` acks (an envelope delivered to several connections)."""
+        deadline = time.monotonic() + timeout
+        while len(self.acks) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"envelope {self.envelope_id} ({self.type}): {len(self.acks)} of "
+                                     f"{count} acks in {timeout}s")
+            self.acked.wait(0.01)
         return self
 
 
@@ -118,6 +126,9 @@ class FakeSocketMode:
         server, self._server = self._server, None
 
         async def shutdown() -> None:
+            for conn in self.connections:  # a silenced one would never finish a close handshake
+                if conn.open:
+                    conn.ws.transport.abort()
             server.close()
             await server.wait_closed()
 

@@ -22,6 +22,10 @@ from websockets.sync.client import ClientConnection, connect
 log = logging.getLogger("escalator.socket_mode")
 
 _numbers = itertools.count(1)
+# websockets reports a keepalive timeout (a routine half-open connection) as an ERROR with a
+# traceback; the supervisor logs every close with its reason instead.
+_library_log = logging.getLogger("escalator.socket_mode.websockets")
+_library_log.setLevel(logging.CRITICAL)
 
 
 class Connection:
@@ -39,7 +43,7 @@ class Connection:
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         options = dict(open_timeout=5, ping_interval=ping_interval, ping_timeout=ping_timeout,
-                       close_timeout=1, compression=None, max_size=None)
+                       close_timeout=0.5, compression=None, max_size=None, logger=_library_log)
         threading.Thread(target=self._read, args=(url, options), name=f"socket-mode-{self.number}",
                          daemon=True).start()
         self._opened.wait()
