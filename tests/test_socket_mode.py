@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bot.ids import ActionId
 from bot.policy import load_policy
-from bot.simulator import FakeSlack, SocketModeDriver
+from bot.simulator import FakeSlack, FakeSocketMode, SocketModeDriver
+from bot.socket_mode.connection import Connection
 from tests.conftest import postgres_schema_url
 from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT, TOKEN
 from tests.socket_harness import SocketModeHarness
@@ -55,6 +57,7 @@ def test_refresh_opens_the_next_connection_first_and_loses_nothing(socket_harnes
     h = socket_harness
     server = h.socket
     old = server.open_connections()[0]
+    server.hello_delay = 0.2  # Slack's hello comes a moment after the handshake
     stop, sent = threading.Event(), []
     people = stream_help_commands(h, stop, sent)
     time.sleep(0.3)
@@ -188,3 +191,28 @@ def test_two_processes_on_postgresql_handle_an_envelope_delivered_to_both_once(p
                 output = process.communicate()[0]
             assert process.returncode == 0, output
             assert "Traceback" not in output, output
+
+
+def test_a_replaced_connection_is_closed_only_once_its_envelopes_are_acked():
+    release = threading.Event()
+
+    def slow_listener(envelope: dict) -> dict:
+        release.wait(5)
+        return {"envelope_id": envelope["envelope_id"]}
+
+    with FakeSocketMode() as server, ThreadPoolExecutor(2) as pool:
+        connection = Connection(server.new_url(), slow_listener, pool, lambda: None,
+                                ping_interval=1.0, ping_timeout=1.5)
+        assert connection.wait_hello(5)
+        [seen] = server.open_connections()
+        delivery = server.deliver("interactive", {"type": "block_actions"}, connection=seen)
+        time.sleep(0.2)  # the envelope is being handled
+        closing = threading.Thread(target=connection.close)
+        closing.start()
+        time.sleep(0.3)
+        assert seen.open and not delivery.acks  # waits for the listener
+        release.set()
+        closing.join(5)
+        delivery.wait_ack()
+        server.wait_closed(seen)
+        assert delivery.acks[0][0] == seen.id and seen.closed_by == "client"

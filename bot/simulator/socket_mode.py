@@ -88,6 +88,7 @@ class FakeSocketMode:
         self.connections: list[SocketConnection] = []
         self.deliveries: dict[str, Delivery] = {}
         self.urls_issued = 0
+        self.hello_delay = 0.0  # seconds between the WebSocket handshake and `hello`
         self._tickets: set[str] = set()
         self._ids = itertools.count(1)
         self._next_pick = itertools.count()
@@ -161,6 +162,8 @@ class FakeSocketMode:
         with self.lock:
             conn = SocketConnection(next(self._ids), time.monotonic(), ws=ws)
             self.connections.append(conn)
+        if self.hello_delay:
+            await asyncio.sleep(self.hello_delay)
         await ws.send(json.dumps({
             "type": "hello", "num_connections": len(self.open_connections()),
             "debug_info": {"host": f"applink-fake-{conn.id}", "approximate_connection_time": 18060},
