@@ -216,3 +216,15 @@ def test_a_replaced_connection_is_closed_only_once_its_envelopes_are_acked():
         delivery.wait_ack()
         server.wait_closed(seen)
         assert delivery.acks[0][0] == seen.id and seen.closed_by == "client"
+
+
+def test_while_slack_is_unreachable_the_bot_keeps_trying_and_the_log_says_so(socket_harness, caplog):
+    h = socket_harness
+    old = h.socket.open_connections()[0]
+    opened_before = h.sim.count("apps.connections.open")
+    h.sim.fail_http("apps.connections.open", status=503, count=3)
+    h.socket.drop(old)
+    new = h.socket.wait_for_connections(1, timeout=30, after=old.opened_at)[0]
+    assert h.sim.count("apps.connections.open") == opened_before + 4  # three refused, then a URL
+    assert caplog.text.count("Socket Mode: not connected to Slack") >= 3
+    assert h.new_ticket() == "ESC-1" and h.driver.deliveries[-1].connection_id == new.id
