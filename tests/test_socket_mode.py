@@ -228,3 +228,23 @@ def test_while_slack_is_unreachable_the_bot_keeps_trying_and_the_log_says_so(soc
     assert h.sim.count("apps.connections.open") == opened_before + 4  # three refused, then a URL
     assert caplog.text.count("Socket Mode: not connected to Slack") >= 3
     assert h.new_ticket() == "ESC-1" and h.driver.deliveries[-1].connection_id == new.id
+
+
+def test_serve_started_while_slack_is_unreachable_waits_for_it_and_then_serves(tmp_path):
+    with FakeSlack(token=TOKEN) as sim:
+        sim.add_channel(SUPPORT, "support")
+        server = sim.enable_socket_mode()
+        sim.outage(status=503, seconds=4.0)  # every Web API call, auth.test included
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
+                                   env=serve_env(sim, f"sqlite:///{tmp_path / 'late.db'}", sim.app_token),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            server.wait_for_connections(1, timeout=60)
+            assert process.poll() is None
+            SocketModeDriver(sim).command(AGENT, SUPPORT, "help")
+            assert any("/escalate status ESC-12" in e.rendered for e in sim.ephemerals(channel=SUPPORT, user=AGENT))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=15)[0]
+    assert process.returncode == 0, output
+    assert "Socket Mode: not connected to Slack" in output and "Traceback" not in output

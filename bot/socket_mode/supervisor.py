@@ -15,8 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-
+from bot.socket_mode.backoff import retry_delay
 from bot.socket_mode.connection import Connection
 from bot.socket_mode.token import AppTokenRefused
 
@@ -30,7 +29,6 @@ class Supervisor:
         self.open_url, self.handle = open_url, handle
         self.ping_interval, self.ping_timeout, self.hello_timeout = ping_interval, ping_timeout, hello_timeout
         self.max_backoff = max_backoff
-        self._backoff = BackoffRetryIntervalCalculator(backoff_factor=0.25)  # 0.25 s doubling, plus 0-1 s jitter
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="envelope")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -51,7 +49,7 @@ class Supervisor:
                     if self._replace(current):
                         failures = 0
                     else:
-                        delay = min(self.max_backoff, self._backoff.calculate_sleep_duration(failures))
+                        delay = retry_delay(failures, self.max_backoff)
                         failures += 1
                         log.warning("Socket Mode: %s; next attempt in %.1f s",
                                     "not connected to Slack" if self._connected() is None else

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings
+from bot.socket_mode.backoff import retry_delay
 
 log = logging.getLogger("escalator.socket_mode")
 
@@ -47,13 +49,21 @@ def open_connection_url(client: WebClient) -> str:
         raise
 
 
-def check_app_token(settings: Settings) -> None:
-    """Before anything else starts: a refused token stops `serve` with exit status 2.
-    Slack being unreachable is not a configuration error: the supervisor keeps trying."""
-    try:
-        open_connection_url(app_client(settings))
-    except AppTokenRefused:
-        raise
-    except Exception as error:  # Slack unreachable: not the operator's setting
-        log.warning("Socket Mode: could not reach Slack to check SLACK_APP_TOKEN (%s); will keep trying",
-                    type(error).__name__)
+def check_app_token(settings: Settings, *, max_backoff: float = 10.0) -> None:
+    """Before anything else starts: a refused token stops `serve` (exit status 2). While
+    Slack can't be reached this keeps trying: in Socket Mode the bot can do nothing
+    without it, and the start-up (Bolt's auth.test) would fail."""
+    client = app_client(settings)
+    failures = 0
+    while True:
+        try:
+            open_connection_url(client)
+            return
+        except AppTokenRefused:
+            raise
+        except Exception as error:  # Slack unreachable: not the operator's setting
+            delay = retry_delay(failures, max_backoff)
+            failures += 1
+            log.warning("Socket Mode: not connected to Slack: could not reach it to check SLACK_APP_TOKEN "
+                        "(%s); next attempt in %.1f s", type(error).__name__, delay)
+            time.sleep(delay)
