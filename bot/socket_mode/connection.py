@@ -90,8 +90,12 @@ class Connection:
             self._on_change()
 
     def _receive(self, raw: str | bytes) -> None:
-        message = json.loads(raw)
-        kind = message.get("type")
+        try:
+            message = json.loads(raw)
+            kind = message.get("type")
+        except (ValueError, AttributeError):
+            log.warning("Socket Mode connection %s: ignored a message that is not a JSON object", self.number)
+            return
         if message.get("envelope_id"):
             with self._idle:
                 self._in_flight += 1
