@@ -28,7 +28,7 @@ class SocketModeHarness(Harness):
         return self
 
     def start_supervisor(self, **options) -> Supervisor:
-        """Another supervisor on the same app (and its thread), as a second process would run."""
+        """Our supervisor on this app, in its own thread, connecting through the simulator."""
         client = WebClient(token=self.sim.app_token, base_url=self.sim.url, retry_handlers=[])
         supervisor = Supervisor(lambda: open_connection_url(client), EnvelopeHandler(self.app, self.runtime.events),
                                 **{**self.supervisor_options, **options})

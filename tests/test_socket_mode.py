@@ -1,6 +1,7 @@
-"""Socket Mode against a local Socket Mode server (real WebSocket frames): the core flow
-over envelopes, a refresh with no gap, a dropped or silent socket replaced within
-seconds, several processes on one database, and a refused app token."""
+"""Socket Mode against a local Socket Mode server (real WebSocket frames, the real
+client): the core flow over envelopes, a refresh with no gap, an envelope delivered
+again handled once, a dropped or silent socket replaced within seconds, Slack
+unreachable for a while, several processes on one database, and a refused app token."""
 from __future__ import annotations
 
 import logging
