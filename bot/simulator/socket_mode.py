@@ -49,15 +49,21 @@ class SocketConnection:
 
 @dataclass
 class Delivery:
-    """One envelope sent to the app; ``acks`` lists (connection id, seconds, payload)."""
+    """One envelope sent to the app; ``acks`` lists (connection id, seconds, payload);
+    ``sent_on`` the connections it went to (more than one when it was delivered again)."""
 
     envelope_id: str
     type: str
     payload: dict
     sent_at: float
-    connection_id: Optional[int] = None
+    sent_on: list = field(default_factory=list)
     acks: list = field(default_factory=list)
     acked: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def connection_id(self) -> Optional[int]:
+        """The connection it was first sent on."""
+        return self.sent_on[0] if self.sent_on else None
 
     @property
     def ack_seconds(self) -> Optional[float]:
@@ -88,6 +94,7 @@ class FakeSocketMode:
         self.connections: list[SocketConnection] = []
         self.deliveries: dict[str, Delivery] = {}
         self.urls_issued = 0
+        self.redelivered = 0  # envelopes sent again because their connection closed un-acked
         self.hello_delay = 0.0  # seconds between the WebSocket handshake and `hello`
         self._tickets: set[str] = set()
         self._ids = itertools.count(1)
@@ -182,6 +189,17 @@ class FakeSocketMode:
                     conn.closed_at = time.monotonic()
                     conn.closed_by = conn.closed_by or "client"
                 self._changed.notify_all()
+                orphans = [d for d in self.deliveries.values() if not d.acks and d.sent_on[-1:] == [conn.id]]
+                self.redelivered += len(orphans)
+            for delivery in orphans:
+                threading.Thread(target=self._deliver_again, args=(delivery,), daemon=True).start()
+
+    def _deliver_again(self, delivery: Delivery) -> None:
+        try:
+            self.deliver(delivery.type, delivery.payload, envelope_id=delivery.envelope_id,
+                         retry_attempt=len(delivery.sent_on), retry_reason="timeout")
+        except Exception:
+            pass  # no connection came back: Slack gives up on it too
 
     def _on_ack(self, conn: SocketConnection, raw: Any) -> None:
         now = time.monotonic()
@@ -231,22 +249,41 @@ class FakeSocketMode:
                 wait_connected: float = 10.0) -> Delivery:
         """Send an envelope, on `connection` or the next connected one (round robin, as
         Slack spreads envelopes over an app's connections). Waits up to `wait_connected`
-        for a connection; the ack time counts from this call."""
+        for a connection; the ack time counts from the first delivery of this envelope_id.
+
+        Like Slack, the server delivers an envelope again (retry_attempt + 1) when it is
+        not acked: here as soon as the connection it went to closes without its ack (an
+        envelope that crossed the app's close frame), sooner than Slack's timeout."""
         sent_at = time.monotonic()
         envelope_id = envelope_id or str(uuid.uuid4())
-        if connection is None:
-            connected = self.wait_for_connections(1, wait_connected)
-            connection = connected[next(self._next_pick) % len(connected)]
         with self.lock:
             delivery = self.deliveries.get(envelope_id)
             if delivery is None:
-                delivery = Delivery(envelope_id, envelope_type, payload, sent_at, connection.id)
+                delivery = Delivery(envelope_id, envelope_type, payload, sent_at)
                 self.deliveries[envelope_id] = delivery
-        envelope = {"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
-                    "accepts_response_payload": envelope_type != "events_api",
-                    "retry_attempt": retry_attempt, "retry_reason": retry_reason}
-        self._run(connection.ws.send(json.dumps(envelope)))
-        return delivery
+        envelope = json.dumps({"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
+                               "accepts_response_payload": envelope_type != "events_api",
+                               "retry_attempt": retry_attempt, "retry_reason": retry_reason})
+        closing: set[int] = set()
+        while True:
+            target = connection
+            if target is None:
+                connected = [c for c in self.wait_for_connections(1, wait_connected) if c.id not in closing]
+                if not connected:
+                    time.sleep(0.005)
+                    continue
+                target = connected[next(self._next_pick) % len(connected)]
+            with self.lock:
+                delivery.sent_on.append(target.id)
+            try:
+                self._run(target.ws.send(envelope))
+                return delivery
+            except ConnectionClosed:
+                with self.lock:
+                    delivery.sent_on.pop()
+                if connection is not None:
+                    raise
+                closing.add(target.id)  # the app is closing it: Slack won't send there
 
     def disconnect(self, connection: SocketConnection, reason: str = "refresh_requested",
                    close_after: float = 10.0) -> None:

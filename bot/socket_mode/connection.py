@@ -38,6 +38,7 @@ class Connection:
         self.close_reason = ""
         self._handle, self._pool, self._on_change = handle, pool, on_change
         self._in_flight = 0
+        self._closing = False
         self._idle = threading.Condition()
         self._ws: ClientConnection | None = None
         self._opened = threading.Event()
@@ -60,9 +61,12 @@ class Connection:
 
     def close(self, wait_acks: float = 3.0) -> None:
         """Close once the envelopes it delivered are acked (Slack wants each ack on
-        the connection the envelope came on; after 3 s it has given up anyway)."""
+        the connection the envelope came on; after 3 s it has given up anyway). One that
+        arrives after that is not run: its ack could not be sent, and Slack delivers an
+        un-acked envelope again, on another connection."""
         with self._idle:
             self._idle.wait_for(lambda: self._in_flight == 0, timeout=wait_acks)
+            self._closing = True
         self._ws.close()
 
     # -- the reading thread ------------------------------------------------------
@@ -98,6 +102,10 @@ class Connection:
             return
         if message.get("envelope_id"):
             with self._idle:
+                if self._closing:
+                    log.info("Socket Mode connection %s: envelope %s came as it closed; Slack will deliver it "
+                             "again", self.number, message["envelope_id"])
+                    return
                 self._in_flight += 1
             self._pool.submit(self._answer, message)
         elif kind == "hello":
