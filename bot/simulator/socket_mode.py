@@ -103,6 +103,7 @@ class FakeSocketMode:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._server = None
+        self._timers: list = []  # the closes announced by disconnect()
         self.port = 0
 
     # -- lifecycle -------------------------------------------------------------
@@ -134,6 +135,8 @@ class FakeSocketMode:
         server, self._server = self._server, None
 
         async def shutdown() -> None:
+            for timer in self._timers:
+                timer.cancel()
             for conn in self.connections:  # a silenced one would never finish a close handshake
                 if conn.open:
                     conn.ws.transport.abort()
@@ -301,7 +304,10 @@ class FakeSocketMode:
                 connection.closed_by = "server"
                 await connection.ws.close(1001, "going away")
 
-        asyncio.run_coroutine_threadsafe(close_later(), self._loop)
+        async def schedule() -> None:
+            self._timers.append(asyncio.ensure_future(close_later()))
+
+        self._run(schedule())
 
     def drop(self, connection: SocketConnection) -> float:
         """Close the TCP connection without a close frame (a node restart, a proxy
