@@ -13,6 +13,7 @@ log = logging.getLogger("escalator")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="escalator", description="Slack-native escalation desk.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set)")
@@ -50,6 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+
+
+def _installed_version() -> str:
+    """The version of the installed distribution (a wheel or an editable checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("escalator")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _serve(args) -> int:

@@ -41,3 +41,12 @@ def test_cli_stops_with_one_line_and_exit_code_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "escalator: SLACK_BOT_TOKEN is not set"
     assert "Traceback" not in result.stderr
+
+
+def test_version_comes_from_the_installed_distribution():
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "--version"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"escalator {version('escalator')}"
