@@ -232,7 +232,7 @@ def test_a_replaced_connection_is_closed_only_once_its_envelopes_are_acked():
         connection = Connection(server.new_url(), slow_listener, pool, lambda: None,
                                 ping_interval=1.0, ping_timeout=1.5)
         assert connection.wait_hello(5)
-        [seen] = server.open_connections()
+        [seen] = server.wait_for_connections(1)
         delivery = server.deliver("interactive", {"type": "block_actions"}, connection=seen)
         time.sleep(0.2)  # the envelope is being handled
         closing = threading.Thread(target=connection.close)

@@ -174,13 +174,14 @@ class FakeSocketMode:
             self.connections.append(conn)
         if self.hello_delay:
             await asyncio.sleep(self.hello_delay)
-        await ws.send(json.dumps({
-            "type": "hello", "num_connections": len(self.open_connections()),
+        hello = json.dumps({
+            "type": "hello", "num_connections": len(self.open_connections()) + 1,
             "debug_info": {"host": f"applink-fake-{conn.id}", "approximate_connection_time": 18060},
-            "connection_info": {"app_id": self.app_id}}))
-        with self._changed:
+            "connection_info": {"app_id": self.app_id}})
+        with self._changed:  # recorded first: the app may answer before this coroutine resumes
             conn.hello_at = time.monotonic()
             self._changed.notify_all()
+        await ws.send(hello)
         try:
             async for raw in ws:
                 self._on_ack(conn, raw)
