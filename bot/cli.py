@@ -70,12 +70,17 @@ def _serve(args) -> int:
 
     settings = load_settings()
     configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or ""])
+    socket_mode = settings.socket_mode and not args.http
+    if socket_mode:
+        from bot.socket_mode import check_app_token
+
+        check_app_token(settings)  # a refused token stops here, before the database and scheduler
     runtime = build_runtime(settings)
     try:
         app = build_app(runtime)
         freeze_startup_objects()
         start_background(runtime)
-        if args.http or not settings.socket_mode:
+        if not socket_mode:
             port = args.port or settings.port
             log.info("serving Slack on http://%s:%s/slack/events", args.host, port)
             serve_http(runtime, app, args.host, port)

@@ -57,7 +57,8 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
     signing_secret = required("SLACK_SIGNING_SECRET")
     app_token = text("SLACK_APP_TOKEN")
     if app_token and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- "
+                          "(Slack refuses others: not_allowed_token_type)")
 
     api_url = text("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.startswith(("http://", "https://")):

@@ -75,9 +75,9 @@ def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:
 
 
 def serve_socket_mode(runtime: Runtime, app: App) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.socket_mode import serve
 
-    SocketModeHandler(app, runtime.settings.app_token).start()
+    serve(runtime, app)
 
 
 class BackgroundServer:

@@ -9,6 +9,9 @@
   ``wait_for``, ``transcript`` ...).
 - ``SlackDriver``: the people in Slack. Sends signed slash commands, shortcuts,
   button clicks, modal submissions and events to the bot's request URL.
+- ``FakeSocketMode`` (``sim.enable_socket_mode()``): Slack's Socket Mode server;
+  ``apps.connections.open`` hands out its ws:// URLs. ``SocketModeDriver``: the
+  same people, their actions delivered as envelopes that must be acked.
 - ``SlackApiFault``: raised inside Web API methods (including ones added with
   ``FakeSlack.add_method``) to fail a call the way Slack does.
 - ``Message``, ``Ephemeral``, ``StoredView``, ``Call``: the records returned by
@@ -29,8 +32,10 @@ from .blocks import validate_blocks, validate_view
 from .driver import DriverResponse, SlackDriver
 from .models import Call, Ephemeral, Message, SlackApiFault, StoredView, render_text
 from .server import FakeSlack
+from .socket_driver import SocketModeDriver
+from .socket_mode import Delivery, FakeSocketMode, SocketConnection
 
 __all__ = [
-    "Call", "DriverResponse", "Ephemeral", "FakeSlack", "Message", "SlackApiFault",
-    "SlackDriver", "StoredView", "render_text", "validate_blocks", "validate_view",
+    "Call", "Delivery", "DriverResponse", "Ephemeral", "FakeSlack", "FakeSocketMode", "Message",
+    "SlackApiFault", "SlackDriver", "SocketConnection", "SocketModeDriver", "StoredView", "render_text", "validate_blocks", "validate_view",
 ]

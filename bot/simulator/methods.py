@@ -115,6 +115,24 @@ class WebApiMethods:
                 "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
                 "is_enterprise_install": False}
 
+    def _check_app_token(self, token: Optional[str]) -> None:
+        """apps.connections.open takes only the app-level token, with connections:write."""
+        if not token:
+            raise SlackApiFault("not_authed")
+        if not token.startswith("xapp-"):
+            raise SlackApiFault("not_allowed_token_type")
+        if token != self.app_token:
+            raise SlackApiFault("invalid_auth")
+        if "connections:write" not in self.app_token_scopes:
+            raise SlackApiFault("missing_scope", extra={
+                "needed": "connections:write", "provided": ",".join(sorted(self.app_token_scopes))})
+
+    @api("apps.connections.open")
+    def _api_apps_connections_open(self, p: dict) -> dict:
+        if self.socket_mode is None:
+            raise SlackApiFault("internal_error")  # the test did not enable_socket_mode()
+        return {"url": self.socket_mode.new_url()}
+
     @api("users.info")
     def _api_users_info(self, p: dict) -> dict:
         uid = p.get("user") or ""

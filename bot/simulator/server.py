@@ -25,6 +25,7 @@ from .blocks import assign_ids, validate_blocks
 from .faults import FaultPlan, LateAnswer
 from .methods import API_METHODS, WebApiMethods
 from .models import Call, Channel, Ephemeral, Message, ResponseUrl, SlackApiFault
+from .socket_mode import FakeSocketMode
 from .queries import Queries
 
 JSON_PARAMS = ("blocks", "attachments", "metadata", "view")  # JSON strings inside form bodies
@@ -39,8 +40,12 @@ class _Server(ThreadingHTTPServer):
 
 class FakeSlack(WebApiMethods, Queries):
     def __init__(self, token: str = "xoxb-test", bot_user_id: str = "UBOT",
-                 team_id: str = "T0TEST", *, bot_id: str = "B0BOT", trigger_ttl: float = 3.0):
+                 team_id: str = "T0TEST", *, bot_id: str = "B0BOT", trigger_ttl: float = 3.0,
+                 app_token: str = "xapp-1-A0FAKEAPP-1-fake"):
         self.token, self.bot_user_id, self.team_id, self.bot_id = token, bot_user_id, team_id, bot_id
+        # the app-level token apps.connections.open accepts, and its scopes
+        self.app_token, self.app_token_scopes = app_token, {"connections:write"}
+        self.socket_mode: Optional[FakeSocketMode] = None
         self.trigger_ttl = trigger_ttl  # seconds a trigger_id stays usable (Slack: 3)
         self.lock = threading.RLock()
         self.channels: dict[str, Channel] = {}
@@ -69,7 +74,16 @@ class FakeSlack(WebApiMethods, Queries):
         self._thread.start()
         return self
 
+    def enable_socket_mode(self) -> FakeSocketMode:
+        """Start the Socket Mode server whose URLs apps.connections.open hands out."""
+        if self.socket_mode is None:
+            self.socket_mode = FakeSocketMode().start()
+        return self.socket_mode
+
     def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
+            self.socket_mode = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -218,7 +232,9 @@ class FakeSlack(WebApiMethods, Queries):
                 if fault:
                     raise fault
                 token = auth[7:] if auth.startswith("Bearer ") else params.get("token")
-                if token != self.token:
+                if method == "apps.connections.open":
+                    self._check_app_token(token)
+                elif token != self.token:
                     raise SlackApiFault("not_authed" if not token else "invalid_auth")
                 if method not in API_METHODS and method not in self._custom:
                     raise SlackApiFault("unknown_method")
