@@ -14,8 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.ids import ActionId
+from bot.models import OutboxMessage, Ticket
 from bot.policy import load_policy
 from bot.simulator import FakeSlack, FakeSocketMode, SocketModeDriver
 from bot.socket_mode.connection import Connection
@@ -276,3 +278,21 @@ def test_serve_started_while_slack_is_unreachable_waits_for_it_and_then_serves(t
             output = process.communicate(timeout=15)[0]
     assert process.returncode == 0, output
     assert "Socket Mode: not connected to Slack" in output and "Traceback" not in output
+
+
+def test_an_envelope_we_refuse_is_acked_once_and_changes_nothing(sqlite_socket_harness, caplog):
+    """An unknown action or a button value we never wrote is refused for good: acked (so
+    Slack doesn't deliver it again and again), one warning, no ticket touched."""
+    h = sqlite_socket_harness
+    caplog.set_level(logging.WARNING)
+    payload = {"type": "block_actions", "user": {"id": AGENT}, "team": {"id": "T0FAKE"},
+               "channel": {"id": SUPPORT}, "trigger_id": "1.2.3",
+               "actions": [{"action_id": "no_such_action", "value": "ESC-1", "type": "button"}]}
+    delivery = h.socket.deliver("interactive", payload).wait_ack()
+    time.sleep(0.3)  # a redelivery would come at once
+    assert len(delivery.acks) == 1 and len(delivery.sent_on) == 1
+    assert not delivery.ack_payload
+    assert "no_such_action" in caplog.text and "Traceback" not in caplog.text
+    with h.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0

@@ -37,11 +37,15 @@ class EnvelopeHandler:
         except Exception:
             log.exception("could not handle %s envelope %s", envelope.get("type"), envelope_id)
             response = None
-        if response is None or response.status != 200:
+        if response is None or response.status >= 500:
             self.ledger.release(claim)
             if response is not None:
                 log.info("envelope %s (%s) not acked: status %s", envelope_id, envelope.get("type"), response.status)
             return None
+        if response.status != 200:
+            # refused for good (an unknown action, a value we never wrote; already logged once):
+            # acked, so Slack doesn't deliver it again to be refused again
+            return {"envelope_id": envelope_id}
         return {"envelope_id": envelope_id, **_ack_payload(response)}
 
 
