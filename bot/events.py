@@ -25,18 +25,19 @@ class EventLedger:
         self.sessions = sessions
         self.liveness = liveness
 
-    def claim(self, event_id: str) -> bool:
+    def claim(self, event_id: str, *, take_over: bool = True) -> bool:
         """True the first time an event id is seen, in this or any other process, and for a
         retry of one whose process died before it answered Slack (Slack retries because it
         got no answer). Handling an event again changes nothing twice: a reply is kept by
-        its ts, a Home is published whole."""
+        its ts, a Home is published whole. take_over=False for what is not idempotent
+        (an interaction: a second ticket): a dead process's claim then stands."""
         event_id = event_id[:64]
         try:
             with transaction(self.sessions) as session:
                 session.add(ProcessedEvent(event_id=event_id, received_at=utcnow(), claimed_by=self._me))
             return True
         except IntegrityError:
-            return self._take_over(event_id)
+            return take_over and self._take_over(event_id)
 
     def _take_over(self, event_id: str) -> bool:
         if self.liveness is None:

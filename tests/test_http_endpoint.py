@@ -307,3 +307,18 @@ def test_a_body_that_trickles_in_gets_408(sqlite_harness, monkeypatch):
         sock.sendall(b"payload=")  # and the other 92 bytes never come
         assert read_status(sock) == 408
     a_real_request_still_works(harness)
+
+
+def test_one_endless_header_is_cut_at_the_head_limit(sqlite_harness):
+    harness = sqlite_harness
+    with connect(harness.server.url) as sock:
+        sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        sent = 0
+        try:
+            while sent < 64 * 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError:
+            pass  # the server hung up: what it should do
+    assert sent < 16 * 1024 * 1024, f"the server took {sent / 2**20:.0f} MiB of one header line"
+    a_real_request_still_works(harness)

@@ -296,3 +296,29 @@ def test_an_envelope_we_refuse_is_acked_once_and_changes_nothing(sqlite_socket_h
     with h.runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
         assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_submission_whose_process_died_after_handling_it_is_not_handled_again(sqlite_socket_harness):
+    """Slack delivers an un-acked envelope again, maybe to another process; if the first one
+    handled it and died before its ack went out, the retry must not open a second ticket."""
+    from bot.events import EventLedger
+    from bot.liveness import liveness_for
+    from bot.socket_mode import EnvelopeHandler
+
+    h = sqlite_socket_harness
+    h.driver.command(AGENT, SUPPORT, "")
+    modal = h.sim.wait_for(lambda: h.sim.views_opened(AGENT) and h.sim.views_opened(AGENT)[-1], message="the modal")
+    h.driver.submit_view(AGENT, modal.id, {"Summary": "Only once", "Severity": "P2"})
+    submitted = h.driver.deliveries[-1]
+    survivor = liveness_for(h.runtime.engine)
+    survivor.hold()
+    h.runtime.worker.liveness.release()  # the process that handled it is gone
+    again = {"envelope_id": submitted.envelope_id, "type": submitted.type, "payload": submitted.payload,
+             "retry_attempt": 1, "retry_reason": "timeout"}
+    try:
+        ack = EnvelopeHandler(h.app, EventLedger(h.runtime.sessions, survivor))(again)
+    finally:
+        survivor.release()
+    assert ack == {"envelope_id": submitted.envelope_id}
+    with h.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1

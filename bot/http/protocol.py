@@ -28,14 +28,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        self._head_size = 0
+        self._head_size = self._head_bytes = 0
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_size = 0
+        self._head_size = self._head_bytes = 0
         self._cancel_head_timer()
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        # httptools keeps a header's name and value to itself until its line ends, so
+        # on_header counts too late for one endless header (memory, and a quadratic copy
+        # that blocks the loop): bytes that leave the head still incomplete count here
+        in_head = getattr(self, "_head_timer", None) is not None
+        super().data_received(data)
+        if in_head and self._head_timer is not None and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head:
+                self._cancel_head_timer()
+                log.warning("refused a request whose headers passed %d bytes", self.max_head)
+                self.send_400_response("Invalid HTTP request received.")
 
     def on_url(self, url: bytes) -> None:
         self._count_head(len(url))

@@ -27,8 +27,12 @@ class EnvelopeHandler:
         """The ack to send, or None to leave the envelope un-acked so Slack retries it
         (as a failed HTTP request would be)."""
         envelope_id = str(envelope["envelope_id"])
-        claim = f"envelope:{envelope_id}"
-        if not self.ledger.claim(claim):
+        # An event is de-duplicated by its event_id in its listener, where a dead process's
+        # claim is taken over (handling an event again changes nothing twice). An interaction
+        # is not idempotent (a submission handled again opens a second ticket): its envelope
+        # is claimed once, and a dead process's claim stands.
+        claim = None if envelope.get("type") == "events_api" else f"envelope:{envelope_id}"
+        if claim is not None and not self.ledger.claim(claim, take_over=False):
             log.info("envelope %s already handled; acking this delivery only", envelope_id)
             return {"envelope_id": envelope_id}
         try:
@@ -38,7 +42,8 @@ class EnvelopeHandler:
             log.exception("could not handle %s envelope %s", envelope.get("type"), envelope_id)
             response = None
         if response is None or response.status >= 500:
-            self.ledger.release(claim)
+            if claim is not None:
+                self.ledger.release(claim)
             if response is not None:
                 log.info("envelope %s (%s) not acked: status %s", envelope_id, envelope.get("type"), response.status)
             return None
