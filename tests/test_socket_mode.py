@@ -322,3 +322,22 @@ def test_a_submission_whose_process_died_after_handling_it_is_not_handled_again(
     assert ack == {"envelope_id": submitted.envelope_id}
     with h.runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_a_server_that_drops_every_connection_at_once_is_retried_with_backoff(sqlite_socket_harness, caplog):
+    """A server closing each connection right after its hello must not get a hot loop of
+    apps.connections.open calls: the first quick drop is retried at once, the next ones
+    back off (0.25 s doubling, plus jitter), and the log says so."""
+    h = sqlite_socket_harness
+    server = h.socket
+    urls_before = server.urls_issued
+    stop_at = time.monotonic() + 4.0
+    while time.monotonic() < stop_at:
+        for connection in server.open_connections():
+            server.drop(connection)
+        time.sleep(0.02)
+    attempts = server.urls_issued - urls_before
+    assert 2 <= attempts <= 8, f"{attempts} connections opened in 4 s of drops"
+    assert "after its hello; next attempt" in caplog.text
+    server.wait_for_connections(1, timeout=15)  # and once the server behaves, it is back
+    assert h.driver.command(AGENT, SUPPORT, "help").status == 200

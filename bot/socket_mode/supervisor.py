@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -20,6 +21,10 @@ from bot.socket_mode.connection import Connection
 from bot.socket_mode.token import AppTokenRefused
 
 log = logging.getLogger("escalator.socket_mode")
+
+# A connection that ends sooner than this after its hello counts as a failed attempt, so a
+# server that closes every connection at once is retried with backoff, not in a hot loop.
+SHORT_LIVED = 2.0
 
 
 class Supervisor:
@@ -33,6 +38,8 @@ class Supervisor:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.current: Connection | None = None
+        self._up_since = 0.0
+        self._judged: Connection | None = None  # the last ended connection whose lifetime was weighed
 
     def run(self) -> None:
         """Until stop(); raises AppTokenRefused if Slack refuses the token."""
@@ -46,8 +53,22 @@ class Supervisor:
                         log.warning("Socket Mode: not connected to Slack: connection %s closed (%s); reconnecting",
                                     current.number, current.close_reason)
                         self.current = None
+                    if current is not None and current.disconnect_reason == "link_disabled":
+                        log.error("Socket Mode: Slack says Socket Mode is turned off for this app (disconnect: "
+                                  "link_disabled); turn it on in the app's settings; retrying meanwhile")
+                    if current is not None and current is not self._judged:  # once per ended connection
+                        self._judged = current
+                        if self._ended_early(current):  # the first one goes again at once; a second backs off
+                            delay = retry_delay(failures - 1, self.max_backoff) if failures else 0.0
+                            failures += 1
+                            log.warning("Socket Mode: connection %s ended %.1f s after its hello; next attempt "
+                                        "in %.1f s", current.number, time.monotonic() - self._up_since, delay)
+                            if self._stopping.wait(delay):
+                                continue
+                        else:
+                            failures = 0
                     if self._replace(current):
-                        failures = 0
+                        self._up_since = time.monotonic()
                     else:
                         delay = retry_delay(failures, self.max_backoff)
                         failures += 1
@@ -63,6 +84,10 @@ class Supervisor:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+
+    def _ended_early(self, connection: Connection) -> bool:
+        return (connection.disconnect_reason == "link_disabled"
+                or time.monotonic() - self._up_since < SHORT_LIVED)
 
     def _connected(self) -> Connection | None:
         current = self.current
