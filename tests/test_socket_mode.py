@@ -341,3 +341,17 @@ def test_a_server_that_drops_every_connection_at_once_is_retried_with_backoff(sq
     assert "after its hello; next attempt" in caplog.text
     server.wait_for_connections(1, timeout=15)  # and once the server behaves, it is back
     assert h.driver.command(AGENT, SUPPORT, "help").status == 200
+
+
+def test_a_malformed_envelope_is_refused_like_a_malformed_request(sqlite_socket_harness, caplog):
+    """The shape check HTTP requests get: a click with no user is acked, logged once as a
+    warning, and reaches no listener (no traceback, nothing written)."""
+    h = sqlite_socket_harness
+    payload = {"type": "block_actions", "team": {"id": "T0FAKE"}, "channel": {"id": SUPPORT},
+               "trigger_id": "1.2.3", "actions": [{"action_id": ActionId.ACKNOWLEDGE, "value": "{}"}]}
+    delivery = h.socket.deliver("interactive", payload).wait_ack()
+    assert len(delivery.acks) == 1 and not delivery.ack_payload
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "malformed" in r.getMessage()]
+    assert len(warnings) == 1 and "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+    with h.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

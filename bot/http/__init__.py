@@ -34,4 +34,5 @@ def uvicorn_options() -> dict:
     """uvicorn.Config arguments for the public endpoint (serve --http, and the test server)."""
     return {"http": GuardedHttpProtocol, "limit_concurrency": LIMIT_CONCURRENCY,
             "timeout_keep_alive": TIMEOUT_KEEP_ALIVE, "backlog": BACKLOG,
-            "access_log": False, "log_config": None, "server_header": False}
+            "access_log": False, "log_config": None, "server_header": False,
+            "ws": "none"}  # no WebSocket upgrades on the public port (websockets is installed for Socket Mode)

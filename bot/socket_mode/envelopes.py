@@ -14,6 +14,7 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.events import EventLedger
+from bot.http import payloads
 
 log = logging.getLogger("escalator.socket_mode")
 
@@ -35,8 +36,14 @@ class EnvelopeHandler:
         if claim is not None and not self.ledger.claim(claim, take_over=False):
             log.info("envelope %s already handled; acking this delivery only", envelope_id)
             return {"envelope_id": envelope_id}
+        body = envelope.get("payload") or {}
+        problem = payloads.problem(body)
+        if problem:  # the shape check HTTP requests get, before Bolt routes it; refused for good
+            log.warning("refused a malformed Socket Mode envelope %s (%s): %s", envelope_id,
+                        payloads.describe(body), problem)
+            return {"envelope_id": envelope_id}
         try:
-            response = self.app.dispatch(BoltRequest(mode="socket_mode", body=envelope.get("payload") or {},
+            response = self.app.dispatch(BoltRequest(mode="socket_mode", body=body,
                                                      headers=_retry_headers(envelope)))
         except Exception:
             log.exception("could not handle %s envelope %s", envelope.get("type"), envelope_id)
