@@ -13,17 +13,20 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from bot.calendar import BusinessCalendar
 from bot.db import _MIGRATION_LOCK_ID, transaction
 from bot.delivery import OutboxWorker
 from bot.ids import ActionId
 from bot.models import ProcessedEvent, Ticket
 from bot.outbox import post
+from bot.policy import BusinessHours
 from schedules import start_scheduler
 from tests.conftest import postgres_schema_url
 from tests.harness import AGENT, CEO, CHANNELS, FAST_DELIVERY, MANAGER, Harness
@@ -147,6 +150,19 @@ def test_two_processes_upgrading_at_once_wait_for_the_advisory_lock():
         next(schema_url, None)  # drops the schema
 
 
+# --- scheduled jobs ------------------------------------------------------------------
+def test_serve_schedules_the_sweep_the_digest_check_and_the_event_clean_up(sqlite_harness):
+    """`serve` runs the SLA sweep every `sweep_interval`, the daily digest check every
+    minute and the clean-up of old Slack event ids every hour."""
+    scheduler = start_scheduler(sqlite_harness.runtime)
+    try:
+        every = {job.func.__name__: job.trigger.interval for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert every == {"sweep_sla": sqlite_harness.runtime.policy.sweep_interval, "send_digests": timedelta(minutes=1),
+                     "prune_event_ledger": timedelta(hours=1)}
+
+
 # --- clean-up of old event ids -------------------------------------------------------
 def test_handled_event_ids_are_forgotten_after_a_day_by_the_hourly_job(sqlite_harness):
     bot = sqlite_harness
@@ -226,3 +242,12 @@ def test_the_executive_level_hears_of_critical_business_impact_by_mention(harnes
     assert not [m for m in executive if large in m or p1 in m]  # management's business, not the executive's
     assert any(large in m.rendered and f"<@{MANAGER}>" in m.rendered
                for m in harness.sim.messages(CHANNELS["management"]))
+
+
+# --- holidays of a subdivision ---------------------------------------------------------
+def test_holidays_take_a_subdivision():
+    """`holidays: DE-BY`: Epiphany is a holiday in Bavaria, not in Germany as a whole."""
+    epiphany = datetime(2026, 1, 6, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # a Tuesday
+    office = dict(days=("mon", "tue", "wed", "thu", "fri"), start="09:00", end="17:00")
+    assert BusinessCalendar(BusinessHours(**office, holidays="DE"), ZoneInfo("Europe/Berlin")).is_open(epiphany)
+    assert not BusinessCalendar(BusinessHours(**office, holidays="DE-BY"), ZoneInfo("Europe/Berlin")).is_open(epiphany)
