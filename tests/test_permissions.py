@@ -63,10 +63,10 @@ class Action:
     done: Callable[[Ticket], bool]  # the ticket shows the action happened
     form: dict | None = None  # a button that opens a modal: what is typed in it
     setup: str = "taken"  # the ticket's state before the action (see prepare)
-    on_note: bool = False  # the button is on a thread note, not on the briefing
 
 
 MEMBERS = frozenset({"assignee", "same tier", "manager"})
+AND_OPENER = MEMBERS | {"requester"}  # the agent who opened the ticket may too
 ACTIONS = {
     "acknowledge": Action(ActionId.ACKNOWLEDGE, MEMBERS, only("acknowledge"),
                           lambda t: t.acknowledged_by is not None),
@@ -77,9 +77,9 @@ ACTIONS = {
     "reassign": Action(ActionId.REASSIGN, MEMBERS, only("reassign"), lambda t: t.assignee_id == ENGINEER2,
                        form={"Assignee": ENGINEER2}),
     # the agent who opened the ticket may escalate it again (README, "Who may act")
-    "escalate": Action(ActionId.ESCALATE, MEMBERS | {"requester"}, only("escalate", requester_may=True),
+    "escalate": Action(ActionId.ESCALATE, AND_OPENER, only("escalate", requester_may=True),
                        lambda t: t.level == "management",
-                       form={"Level": "Management", "Trigger": "Business risk", "Reason": "Customer threatens to leave"}),
+                       form={"Level": "Management", "Trigger": "Business risk", "Reason": "Customer may leave"}),
     "wait": Action(ActionId.WAIT, MEMBERS, only("pause"), lambda t: t.status == "waiting",
                    form={"Reason": "Asked for a HAR file"}),
     "resume": Action(ActionId.RESUME, MEMBERS, only("resume"), lambda t: t.status != "waiting",
@@ -87,15 +87,15 @@ ACTIONS = {
     "resolve": Action(ActionId.RESOLVE, MEMBERS, only("resolve"), lambda t: t.status == "resolved",
                       form={"Resolution": "Hotfix deployed", "Root cause": "Bug"}),
     # the agent who opened it may bring it back when the customer comes back
-    "reopen": Action(ActionId.REOPEN, MEMBERS | {"requester"}, only("reopen", requester_may=True), lambda t: t.status == "open",
-                     setup="resolved"),
+    "reopen": Action(ActionId.REOPEN, AND_OPENER, only("reopen", requester_may=True),
+                     lambda t: t.status == "open", setup="resolved"),
     "mitigated": Action(ActionId.MITIGATED, MEMBERS, only("mark mitigated"), lambda t: t.level == "tier1"),
     "de-escalate": Action(ActionId.DEESCALATE, MEMBERS, only("de-escalate"), lambda t: t.level == "tier2",
                           form={"Level": "Tier 2", "Reason": "Workaround found"}),
     # who made the de-escalation, the level it left, the level it went to (Tier 1) and management
-    "undo": Action(ActionId.UNDO, MEMBERS, lambda key: "Only Tier 3, Tier 1 or management can undo this de-escalation.",
-                   lambda t: t.level == "tier3", setup="deescalated", on_note=True),
-    "update facts": Action(ActionId.UPDATE_FACTS, MEMBERS | {"requester"}, only("update the facts of", requester_may=True),
+    "undo": Action(ActionId.UNDO, MEMBERS, lambda _: "Only Tier 3, Tier 1 or management can undo this de-escalation.",
+                   lambda t: t.level == "tier3", setup="deescalated"),
+    "update facts": Action(ActionId.UPDATE_FACTS, AND_OPENER, only("update the facts of", requester_may=True),
                            lambda t: t.revenue_at_risk == 5000, form={"Revenue at risk": "5000"}),
 }
 
