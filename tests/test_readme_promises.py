@@ -119,6 +119,14 @@ def test_healthz_answers_503_while_the_database_is_down(database_url):
 
 
 # --- the migration advisory lock -----------------------------------------------------
+def waiting_for_the_lock(engine) -> int:
+    """Sessions waiting for the migration lock (pg_locks splits the key in two halves)."""
+    with engine.connect() as connection:
+        return connection.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = :id"), {"id": _MIGRATION_LOCK_ID}).scalar()
+
+
 def test_two_processes_upgrading_at_once_wait_for_the_advisory_lock():
     """Two `escalator db upgrade` at once on one PostgreSQL database: while someone holds the
     migration lock neither touches the schema; released, both finish, the schema at head."""
@@ -132,7 +140,10 @@ def test_two_processes_upgrading_at_once_wait_for_the_advisory_lock():
         upgrades = [subprocess.Popen([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
         try:
-            time.sleep(3)  # long enough to start and reach the lock
+            deadline = time.monotonic() + 60
+            while waiting_for_the_lock(engine) < 2 and all(p.poll() is None for p in upgrades):
+                assert time.monotonic() < deadline, "the upgrades never reached the lock"
+                time.sleep(0.1)
             assert [p.poll() for p in upgrades] == [None, None], [p.communicate()[0] for p in upgrades]
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")) \
