@@ -30,6 +30,7 @@ from bot.policy import BusinessHours
 from schedules import start_scheduler
 from tests.conftest import postgres_schema_url
 from tests.harness import AGENT, CEO, CHANNELS, FAST_DELIVERY, MANAGER, Harness
+from tests.ports import free_port
 
 
 # --- /healthz while the database is down ---------------------------------------------
@@ -39,7 +40,7 @@ class TcpProxy:
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
-        self.port = 0
+        self.port = free_port()  # kept while it is down: outside the ephemeral range, nobody takes it
         self.connections: list[socket.socket] = []
         self.lock = threading.Lock()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from bot.runtime import outbox_client
 from bot.simulator import FakeSlack
 from tests.conftest import postgres_schema_url
 from tests.harness import AGENT, CHANNELS, SPECIALIST, SUPPORT, Harness
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "xoxb-faults-test-token-123456"
@@ -246,12 +246,6 @@ delivery.DeliveryOptions = lambda *args, **kwargs: Options(*args, **{**defaults,
 from bot.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def healthy(url: str) -> bool:
