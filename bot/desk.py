@@ -74,10 +74,10 @@ class EscalationDesk:
             return
         level = self.policy.levels.get(ticket.level)
         members = ", ".join(f"<@{m}>" for m in level.members) if level and level.members else "its members"
-        raise NotAllowed(
-            f"Only {escape_mrkdwn(self.policy.level_name(ticket.level))} ({members}) or management "
-            f"can {action} {ticket.key}."
-        )
+        who = f"{escape_mrkdwn(self.policy.level_name(ticket.level))} ({members})"
+        # the note names everyone who can, the agent who opened the ticket too where they may
+        who += f", management or <@{ticket.requester_id}> (who opened it)" if requester_may else " or management"
+        raise NotAllowed(f"Only {who} can {action} {ticket.key}.")
 
     # --- opening --------------------------------------------------------------
     def open_ticket(self, form: NewTicket, *, requester_id: str, source_channel: str | None = None,

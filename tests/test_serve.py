@@ -1,7 +1,6 @@
 """`escalator serve --http` as operators run it: a separate process, real port, real env."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,10 @@ import pytest
 
 from bot.simulator import FakeSlack, SlackDriver
 from tests.harness import SUPPORT
+from tests.ports import free_port
 
 TOKEN = "xoxb-serve-test-token-123456"
 SECRET = "serve-test-signing-secret-abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get(url: str) -> int:

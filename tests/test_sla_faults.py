@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from bot.runtime import outbox_client
 from bot.simulator import FakeSlack
 from tests.conftest import postgres_schema_url
 from tests.harness import AGENT, CHANNELS, SPECIALIST, SUPPORT, Harness
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "xoxb-faults-test-token-123456"
@@ -246,12 +246,6 @@ delivery.DeliveryOptions = lambda *args, **kwargs: Options(*args, **{**defaults,
 from bot.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def healthy(url: str) -> bool:
@@ -583,9 +577,12 @@ def test_serve_killed_mid_send_and_mid_sweep_then_restarted_sends_each_notice_on
 # 4. The clock jumps forward an hour
 # =====================================================================================
 def test_a_clock_jump_of_an_hour_breaches_and_escalates_once_without_stale_warnings(database_url):
-    data = policy_data(time_limits={"tier1": "8s", "tier2": "3h"})
+    # targets well past the set-up's time (with 4s and 8s a busy machine had a warning due
+    # before the jump) and well inside the hour it jumps
+    data = policy_data(time_limits={"tier1": "20m", "tier2": "3h"})
+    data["severities"]["P2"] = {"response": "10m", "update_every": "30s", "entry": "tier1"}
     # a P3 that starts in tier2 and gets acknowledged: its progress reminders
-    data["severities"]["P3"] = {"response": "4s", "update_every": "3s", "entry": "tier2"}
+    data["severities"]["P3"] = {"response": "10m", "update_every": "30s", "entry": "tier2"}
     with Harness(database_url, policy=parse_policy(data)) as bot:
         jumper = open_ticket(bot.runtime.desk, "Exports time out")
         worked = open_ticket(bot.runtime.desk, "Emails delayed", severity="P3")
@@ -618,9 +615,9 @@ def test_a_clock_jump_of_an_hour_breaches_and_escalates_once_without_stale_warni
         # the next reminder comes one cadence after the jump, not one per missed period
         kinds = Counter(kind for (kind, *_rest) in alert_rows(bot.runtime.sessions)[jumper].elements())
         assert kinds == Counter({"breach": 2})
-        assert sweep.run(now=jump + timedelta(seconds=2)).reminders == 0
-        assert sweep.run(now=jump + timedelta(seconds=3.5)).reminders == 1
-        assert sweep.run(now=jump + timedelta(seconds=3.6)).reminders == 0
+        assert sweep.run(now=jump + timedelta(seconds=20)).reminders == 0
+        assert sweep.run(now=jump + timedelta(seconds=30.5)).reminders == 1
+        assert sweep.run(now=jump + timedelta(seconds=30.6)).reminders == 0
         bot.settle()
         assert ledger(bot.sim)[worked][f"{TIER2}/thread: progress reminder"] == 2
 
