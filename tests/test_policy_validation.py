@@ -75,16 +75,16 @@ def test_every_bad_rung_and_every_bad_fact_is_named_not_just_the_first():
     problems = problems_of({
         "tier9": {"to": "tier2"},
         "tier1": {"to": "nowhere"},
-        "tier2": {"to": "tier3", "impact": ["lots"], "complexity": ["hard"], "colour": ["red"]},
         "tier3": {"to": "tier1", "impact": ["system_wide"]},
+        "tier2": {"to": "tier3", "impact": ["lots"], "complexity": ["hard"], "colour": ["red"]},
     })
     assert problems == [
         "criteria.tier9: unknown level",
         "criteria.tier1.to: must name the level it leads to",
+        "criteria.tier3.to: must be a level above tier3 (criteria only escalate)",
         f"criteria.tier2.impact: {IMPACT_HINT}",
         f"criteria.tier2.complexity: {COMPLEXITY_HINT}",
         "criteria.tier2.colour: unknown criterion (use impact, complexity, flags)",
-        "criteria.tier3.to: must be a level above tier3 (criteria only escalate)",
     ]
 
 
