@@ -38,11 +38,23 @@ def assigned_events(harness, ticket_id=1):
             .order_by(TicketEvent.id))]
 
 
-def test_taking_records_who_took_it(take_it):
-    take_it.briefing(take_it.new_ticket())
+def test_taking_records_who_took_it_and_puts_it_on_their_home(take_it):
+    key = take_it.new_ticket()
+    take_it.briefing(key)
     take_it.runtime.assignment.take(1, AGENT2)
     assert assignee(take_it) == AGENT2
     assert assigned_events(take_it) == [(AGENT2, f"took it: {AGENT2}")]
+    take_it.sim.wait_for(lambda: take_it.sim.home(AGENT2) and key in take_it.sim.home(AGENT2).rendered,
+                         message="the ticket under the taker's own escalations on Home")
+
+
+def test_reassigning_puts_the_ticket_on_the_new_assignees_home(take_it):
+    key = take_it.new_ticket()
+    take_it.briefing(key)
+    take_it.settle()
+    take_it.runtime.assignment.reassign(1, AGENT2, AGENT)
+    take_it.sim.wait_for(lambda: take_it.sim.home(AGENT2) and key in take_it.sim.home(AGENT2).rendered,
+                         message="the ticket on the new assignee's Home")
 
 
 def test_taking_a_ticket_twice_or_from_someone_else_is_refused(take_it):
@@ -97,11 +109,12 @@ def test_a_resolved_ticket_is_neither_taken_nor_reassigned(take_it):
     key = take_it.new_ticket()
     take_it.briefing(key)
     take_it.runtime.desk.resolve(1, Resolution("fixed", "Bug", False, None, None, None), AGENT)
-    for attempt in (lambda: take_it.runtime.assignment.take(1, AGENT),
-                    lambda: take_it.runtime.assignment.reassign(1, AGENT2, AGENT)):
+    for attempt, verb in ((lambda: take_it.runtime.assignment.take(1, AGENT), "assigned"),
+                          (lambda: take_it.runtime.assignment.reassign(1, AGENT2, AGENT), "reassigned")):
         with pytest.raises(Conflict) as refused:
             attempt()
-        assert str(refused.value).startswith(f"{key} was resolved")
+        assert str(refused.value).startswith(f"{key} was resolved by <@{AGENT}>")
+        assert f"so it can't be {verb}. Nothing changed" in str(refused.value)
     assert assignee(take_it) is None and assigned_events(take_it) == []
 
 
