@@ -17,7 +17,8 @@ def state(harness, ticket_id=1):
         ticket = session.get(Ticket, ticket_id)
         events = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                                  .order_by(TicketEvent.id)).all()
-        return ticket.level, ticket.cycle, [(e.kind, e.from_level, e.to_level, e.trigger, e.reason) for e in events]
+        return ticket.level, ticket.cycle, [(e.kind, e.from_level, e.to_level, e.trigger, e.reason, e.actor_id)
+                                             for e in events]
 
 
 def moves(harness, ticket_id=1):
@@ -35,7 +36,7 @@ def test_de_escalating_by_hand_records_the_move_and_its_reason(harness):
     harness.runtime.deescalation.deescalate(1, "tier2", "fix deployed, needs a config check", ENGINEER)
     assert state(harness)[0] == "tier2"
     assert moves(harness)[-1] == ("deescalated", "tier3", "tier2", "de-escalation",
-                                  "fix deployed, needs a config check")
+                                  "fix deployed, needs a config check", ENGINEER)
 
 
 @pytest.mark.parametrize("to_level, named", [("management", "Management"), ("tier3", "Tier 3"),
@@ -74,7 +75,7 @@ def test_mitigated_hands_tier3_back_to_tier1_with_the_reason(harness):
     p1(harness)
     harness.runtime.deescalation.mitigated(1, ENGINEER)
     assert moves(harness)[-1] == ("deescalated", "tier3", "tier1", "mitigated",
-                                  "mitigated by Tier 3; back to Tier 1 for the customer follow-up")
+                                  "mitigated by Tier 3; back to Tier 1 for the customer follow-up", ENGINEER)
 
 
 def test_mitigated_at_the_follow_up_level_is_refused(harness):
@@ -123,7 +124,7 @@ def test_who_may_undo_the_actor_the_level_it_left_the_level_it_is_at_management(
     harness.runtime.deescalation.undo(1, _deescalation_event(harness), undoer)
     level, _, events = state(harness)
     assert level == "tier3"
-    assert events[-1][:5] == ("escalated", "tier1", "tier3", "undo", "undid the de-escalation to Tier 1")
+    assert events[-1] == ("escalated", "tier1", "tier3", "undo", "undid the de-escalation to Tier 1", undoer)
 
 
 def test_a_specialist_of_another_level_may_not_undo(harness):
@@ -164,3 +165,42 @@ def test_undo_needs_this_tickets_latest_de_escalation(harness):
     assert str(refused.value) == f"{key} has moved since; this de-escalation can't be undone."
     assert state(harness) == before
 
+
+
+def test_undo_works_after_earlier_moves_other_tickets_moves_and_clicks_at_the_new_level(harness):
+    key = harness.new_ticket(Severity="P2")  # tier1
+    harness.briefing(key)
+    harness.runtime.desk.escalate(1, EscalationRequest("tier2", "complexity", "can't diagnose"), AGENT)
+    harness.runtime.deescalation.deescalate(1, "tier1", "a known issue after all", SPECIALIST)
+    event = _deescalation_event(harness)
+    other = harness.new_ticket(Summary="Another case")  # another ticket moves after this one
+    harness.briefing(other)
+    harness.runtime.desk.escalate(2, EscalationRequest("tier2", "complexity", "can't diagnose"), AGENT)
+    harness.runtime.desk.acknowledge(1, AGENT)  # the level it went to took it up
+    harness.runtime.deescalation.undo(1, event, SPECIALIST)
+    assert state(harness)[0] == "tier2"
+
+
+def test_an_older_de_escalation_is_not_undone_once_the_ticket_moved_away_and_back(harness):
+    key = p1(harness)
+    harness.runtime.deescalation.deescalate(1, "tier1", "first try", ENGINEER)
+    first = _deescalation_event(harness)
+    harness.runtime.desk.escalate(1, EscalationRequest("tier2", "complexity", "can't diagnose"), AGENT)
+    harness.runtime.deescalation.deescalate(1, "tier1", "second try", SPECIALIST)
+    before = state(harness)
+    with pytest.raises(Conflict) as refused:
+        harness.runtime.deescalation.undo(1, first, ENGINEER)
+    assert str(refused.value) == f"{key} has moved since; this de-escalation can't be undone."
+    assert state(harness) == before
+
+
+def test_undo_on_a_resolved_ticket_is_refused(harness):
+    key = p1(harness)
+    harness.runtime.deescalation.deescalate(1, "tier1", "follow-up", ENGINEER)
+    harness.runtime.desk.resolve(1, Resolution("fixed", "Bug", False, None, None, None), AGENT)
+    before = state(harness)
+    with pytest.raises(Conflict) as refused:
+        harness.runtime.deescalation.undo(1, _deescalation_event(harness), ENGINEER)
+    assert str(refused.value).startswith(f"{key} was resolved by <@{AGENT}>")
+    assert "so it can't be changed. Nothing changed" in str(refused.value)
+    assert state(harness) == before
