@@ -13,6 +13,7 @@ from bot.models import Alert, utcnow
 BREACH = dict(ticket_id=1, kind="breach", level="tier1", threshold="response", cycle=1)
 DIGEST = dict(kind="digest", level="tier2", threshold="2026-03-02")
 REMINDER = dict(ticket_id=1, kind="reminder", level="tier1", threshold="update", cycle=3)
+PING = dict(ticket_id=1, kind="management")  # no level, threshold or cycle of its own
 
 
 def ledger(harness, keys):
@@ -25,19 +26,21 @@ def test_a_batch_claims_each_notice_once_and_records_what_it_was_for(harness):
     harness.briefing(harness.new_ticket())
     started = utcnow()
     with transaction(harness.runtime.sessions) as session:
-        won = alerts.claim_many(session, [BREACH, DIGEST, REMINDER])
-    keys = {"1:breach:tier1:response:1", "-:digest:tier2:2026-03-02:0", "1:reminder:tier1:update:3"}
+        won = alerts.claim_many(session, [BREACH, DIGEST, REMINDER, PING])
+    keys = {"1:breach:tier1:response:1", "-:digest:tier2:2026-03-02:0", "1:reminder:tier1:update:3",
+            "1:management:-::0"}
     assert won == keys
     rows = ledger(harness, keys)
     assert [row[:6] for row in rows] == [
         ("-:digest:tier2:2026-03-02:0", None, "digest", "tier2", "2026-03-02", 0),
         ("1:breach:tier1:response:1", 1, "breach", "tier1", "response", 1),
+        ("1:management:-::0", 1, "management", None, "", 0),
         ("1:reminder:tier1:update:3", 1, "reminder", "tier1", "update", 3),
     ]
     assert all(abs(row[6] - started) < timedelta(minutes=1) for row in rows)
     # the same notices again, with one new: only the new one is claimed
     with transaction(harness.runtime.sessions) as session:
-        again = alerts.claim_many(session, [BREACH, DIGEST, REMINDER, {**BREACH, "cycle": 2}])
+        again = alerts.claim_many(session, [BREACH, DIGEST, REMINDER, PING, {**BREACH, "cycle": 2}])
     assert again == {"1:breach:tier1:response:2"}
     with transaction(harness.runtime.sessions) as session:
         assert alerts.claim_many(session, []) == set()
