@@ -45,7 +45,8 @@ def sections(harness, level="tier1", now=NOW) -> dict[str, str]:
         payload = harness.runtime.digest.render(session, level, now)
     texts = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
     header = payload["blocks"][0]["text"]["text"]
-    return {"header": header, **{text.split("*")[1]: text for text in texts}}
+    footer = payload["blocks"][-1]["elements"][0]["text"]
+    return {"header": header, **{text.split("*")[1]: text for text in texts}, "footer": footer}
 
 
 def test_the_digest_lists_each_section_with_its_clocks(harness):
@@ -67,8 +68,9 @@ def test_the_digest_lists_each_section_with_its_clocks(harness):
     opened_at(harness, 1, datetime(2030, 1, 1, tzinfo=BERLIN))  # opened last after all
 
     shown = sections(harness)
-    assert list(shown) == ["header", "Open", "Due soon", "Breached", "Waiting on customer"]
+    assert list(shown) == ["header", "Open", "Due soon", "Breached", "Waiting on customer", "footer"]
     assert shown["header"] == "Tier 1 · daily digest · Fri 27 Nov"
+    assert shown["footer"].startswith("`/escalate list tier1` for the whole queue")
     # P2 before P3, then oldest first
     assert shown["Open"] == ("*Open* (6)\n• *ESC-2* P2 · Case 2\n• *ESC-4* P2 · Case 4\n• *ESC-3* P3 · Case 3\n"
                              "• *ESC-5* P3 · Case 5\n• *ESC-6* P3 · Case 6\n• *ESC-1* P3 · Case 1\n")
