@@ -3,6 +3,8 @@ and Reassign refusals word for word with nothing changed, who is recorded as hav
 assigned, and round robin only where the level asks for it."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
 
@@ -139,3 +141,23 @@ def test_round_robin_over_a_level_without_members_assigns_no_one(round_robin):
     key = round_robin.new_ticket(Severity="P4")  # the planning queue has no members
     round_robin.briefing(key, "planning")
     assert assignee(round_robin) is None and assigned_events(round_robin) == []
+
+
+def test_a_stale_reassign_form_is_refused(take_it):
+    key = take_it.new_ticket()
+    take_it.briefing(key)
+    take_it.runtime.desk.escalate(1, EscalationRequest("tier2", "complexity", "can't diagnose"), AGENT)
+    with pytest.raises(Conflict) as refused:
+        take_it.runtime.assignment.reassign(1, AGENT2, AGENT, seen_cycle=1)  # the form was opened at tier1
+    assert str(refused.value).startswith(f"{key} changed while you had this open")
+    assert assignee(take_it) is None and assigned_events(take_it) == []
+
+
+def test_round_robin_goes_round_every_member_in_order(database_url):
+    policy = with_assignment(tier1="round_robin")
+    levels = dict(policy.levels)
+    levels["tier1"] = replace(levels["tier1"], members=(AGENT, AGENT2, "U0AGENT3"))
+    with Harness(database_url, policy=replace(policy, levels=levels)) as running:
+        for n in range(4):
+            running.briefing(running.new_ticket(Summary=f"Case {n}"))
+        assert [assignee(running, n) for n in (1, 2, 3, 4)] == [AGENT, AGENT2, "U0AGENT3", AGENT]
