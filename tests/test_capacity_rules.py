@@ -94,3 +94,13 @@ def test_a_level_without_a_capacity_or_unknown_is_never_over(level_db):
     add_tickets(level_db, "tier2", [TicketStatus.OPEN] * 5)
     assert check(level_db, watch, "tier2") == (False, [])
     assert check(level_db, watch, "nowhere") == (False, [])
+
+
+def test_two_levels_over_the_same_capacity_each_tell_management(level_db):
+    watch = CapacityWatch(with_capacity(tier1=1, tier2=1))
+    add_tickets(level_db, "tier1", [TicketStatus.OPEN] * 2)
+    add_tickets(level_db, "tier2", [TicketStatus.OPEN] * 2, start=2)
+    assert check(level_db, watch, "tier1")[0]
+    told, notices = check(level_db, watch, "tier2")
+    assert told and [notice.split(" is over")[0] for notice in notices] == [
+        "<@U0MGR1> :bar_chart: *Tier 1*", "<@U0MGR1> :bar_chart: *Tier 2*"]
