@@ -3,6 +3,7 @@ take it up which rung, so routing on open and the escalate modal's suggestion
 follow the same rules, and each automatic decision can name the rule that fired."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.vocabulary import COMPLEXITIES, IMPACTS, TICKET_FLAGS
@@ -39,7 +40,10 @@ DEFAULT_CRITERIA = {
 }
 
 
-def parse_criteria(raw: object, levels: dict, problems: list[str]) -> tuple[Rung, ...]:
+def parse_criteria(raw: object, levels: dict, problems: list[str],
+                   is_above: Callable[[str, str], bool]) -> tuple[Rung, ...]:
+    """The rungs of a policy's `criteria`; each must lead up the ladder (`is_above`), so
+    a climb can never come back to a level it left."""
     if raw is None:
         raw = DEFAULT_CRITERIA
     if not isinstance(raw, dict):
@@ -53,6 +57,9 @@ def parse_criteria(raw: object, levels: dict, problems: list[str]) -> tuple[Rung
             continue
         if not isinstance(spec, dict) or spec.get("to") not in levels:
             problems.append(f"{path}.to: must name the level it leads to")
+            continue
+        if not is_above(spec["to"], level):
+            problems.append(f"{path}.to: must be a level above {level} (criteria only escalate)")
             continue
         facts = []
         for fact, known in FACTS.items():
@@ -70,23 +77,24 @@ def parse_criteria(raw: object, levels: dict, problems: list[str]) -> tuple[Rung
 
 def _holds(ticket, fact: str, value: str) -> bool:
     if fact == "flags":
-        return bool(getattr(ticket, value, False))
+        return bool(getattr(ticket, value))  # parse_criteria let only known flags through
     return getattr(ticket, fact) == value
 
 
 def climb(rungs: tuple[Rung, ...], ticket, start: str) -> tuple[str, list[Fired]]:
     """The highest level the ticket's facts take it to from `start`, and why."""
     by_level = {rung.level: rung for rung in rungs}
-    level, fired, seen = start, [], {start}
-    while level in by_level:
-        rung = by_level[level]
+    level, fired = start, []
+    for _ in range(len(by_level)):  # each rung leads higher, so no climb takes more steps than there are rungs
+        rung = by_level.get(level)
+        if rung is None:
+            break
         reasons = [Fired(level, rung.to, fact, value) for fact, values in rung.facts for value in values
                    if _holds(ticket, fact, value)]
-        if not reasons or rung.to in seen:
+        if not reasons:
             break
         fired.append(reasons[0])
         level = rung.to
-        seen.add(level)
     return level, fired
 
 

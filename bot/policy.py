@@ -261,7 +261,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
     if levels and mitigated_to not in levels:
         problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
     priority = _parse_priority(data.get("priority") or {}, problems)
-    criteria = parse_criteria(data.get("criteria"), levels, problems)
+    criteria = parse_criteria(data.get("criteria"), levels, problems, Policy.is_above)
     customer_channels = data.get("customer_channels") or {}
     if not isinstance(customer_channels, dict) or not all(
             isinstance(channel, str) and _CHANNEL_ID.match(channel) for channel in customer_channels.values()):
