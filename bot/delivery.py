@@ -37,7 +37,7 @@ from bot.liveness import Liveness, liveness_for
 from bot.liveness.takeover import take_over_dead_claims
 from bot.models import PENDING, ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
-from bot.slack_send import RenderFailed, Renderer, SlackSender
+from bot.slack_send import NotOurs, RenderFailed, Renderer, SlackSender
 
 log = logging.getLogger("escalator.delivery")
 
@@ -108,7 +108,7 @@ class OutboxWorker:
         self.liveness = liveness or liveness_for(sessions.kw["bind"])
         self.worker_id = self.liveness.worker_id
         self.renderers = renderers if renderers is not None else {}
-        self.sender = SlackSender(sessions, client, self.renderers, self.worker_id)
+        self.sender = SlackSender(sessions, client, self.renderers, self.worker_id, still_ours=self._still_ours)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="outbox")
@@ -249,6 +249,8 @@ class OutboxWorker:
                 if session.execute(_DUE, self._due_params(session, now, skip_channels, 1)).first() is None:
                     return []
         with transaction(self.sessions) as session:
+            if not self.liveness.confirm(session):
+                return []  # the lock went with its database session: others may take our claims
             if scan_orphans:
                 self._next_orphan_scan = time.monotonic() + ORPHAN_SCAN_INTERVAL
                 take_over_dead_claims(session, self.liveness, now)
@@ -322,15 +324,24 @@ class OutboxWorker:
             return
         if job is None:
             return
-        if not self.liveness.held:  # others may already be taking this row over: leave it to them
-            self._let_go(row_id)
-            return
         try:
             result = self.sender.deliver(job)
+        except NotOurs:  # others may already be taking this row over: leave it to them
+            log.warning("outbox: lost this process's lock before sending row %s; leaving it to others", row_id)
+            self._let_go(row_id)
+            return
         except Exception as exc:  # classify every failure; never lose the row
             self._record_failure(row_id, classify(exc))
             return
         self._record_success(row_id, result)
+
+    def _still_ours(self, row_id: int) -> bool:
+        """Just before the Slack call: our lock is held (asked of the database, not the cached
+        flag) and the row is still claimed by us (not taken over while the lock was lost
+        and taken back)."""
+        with self.sessions() as session:
+            return self.liveness.confirm(session) and session.scalar(
+                select(OutboxMessage.claimed_by).where(OutboxMessage.id == row_id)) == self.worker_id
 
     # --- recording --------------------------------------------------------
     def _ours(self, session: Session, row_id: int) -> OutboxMessage | None:

@@ -26,9 +26,11 @@ from bot.desk import EscalationDesk
 from bot.events import EventLedger
 from bot.home import HomeTab
 from bot.liveness import liveness_for
+from bot.liveness import postgres as liveness_postgres
 from bot.models import OutboxMessage, OutboxStatus, Ticket, TicketNote
 from bot.policy import parse_policy
 from bot.runtime import outbox_client
+from bot.slack_errors import FailureKind, SlackFailure
 from bot.simulator import SlackDriver
 from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT, Harness
 from tests.test_sla_faults import (SECRET, TIER1, Served, claim, fake_slack, ledger, open_ticket, pending_rows,
@@ -315,6 +317,81 @@ def test_a_process_that_loses_its_liveness_connection_stops_delivering_until_it_
         sim_wait(lambda: liveness.held, "the lock taken again")
         assert get_status(health) == 200
         bot.sim.wait_for(lambda: ledger(bot.sim)[key][f"{TIER1}: briefing for Tier 1"], timeout=10)
+
+
+def end_lock_session(engine, key: int) -> None:
+    """What a PostgreSQL restart, a fail-over or an idle-session killer does to the
+    connection that holds a worker's lock."""
+    with engine.connect() as connection:
+        assert connection.scalar(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+            "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": key})
+
+
+def test_a_process_whose_lock_session_ends_mid_send_posts_nothing_and_its_late_record_changes_nothing(
+        pg_url, monkeypatch):
+    """A's lock session ends while it waits for Slack (here: the history look-up of a
+    retried post) and before its watchdog notices; B finds A's lock free and takes the
+    row over. Only B posts: A asks the database, not its cached flag, right before the
+    post. A's record of the row, however late, leaves B's alone."""
+    monkeypatch.setattr(delivery, "ORPHAN_SCAN_INTERVAL", 0.0)
+    monkeypatch.setattr(liveness_postgres, "PING_INTERVAL", 3600.0)  # A's watchdog doesn't notice in time
+    with Harness(pg_url, policy=parse_policy(crash_policy()), start_worker=False) as bot:
+        dead, a, b = (OutboxWorker(bot.runtime.sessions, outbox_client(bot.runtime.settings),
+                                   renderers=bot.runtime.worker.renderers) for _ in range(3))
+        try:
+            key = open_ticket(bot.runtime.desk, "Refunds stuck")
+            claim(dead)
+            dead.liveness.release()  # died before posting: the next attempt looks in the history first
+            a.liveness.hold()
+            b.liveness.hold()
+            [row_id] = [row for row, channel, _opens in claim(a) if channel == TIER1]
+            history = bot.sim.answer_late("conversations.history", seconds=8, channel=TIER1)
+            sender = threading.Thread(target=a._deliver, args=(row_id,))
+            sender.start()
+            assert history.took_effect.wait(15)
+            end_lock_session(bot.runtime.engine, a.liveness.key)
+            assert a.liveness.held  # cached: not noticed yet
+            bot.sim.wait_for(b.run_once, timeout=10, message="B taking A's claims over")
+            sender.join(30)
+            assert not sender.is_alive()
+            assert ledger(bot.sim)[key][f"{TIER1}: briefing for Tier 1"] == 1
+            with bot.runtime.sessions() as session:
+                row = session.get(OutboxMessage, row_id)
+                recorded = (row.status, row.sent_at, row.last_error, row.claimed_by, row.message.ts)
+            assert recorded[0] == OutboxStatus.SENT and recorded[3] == b.worker_id
+            # what A would record had its post been on its way already: B's record stands
+            a._record_failure(row_id, SlackFailure(FailureKind.REJECTED, "channel_not_found"))
+            a._record_success(row_id, {"ts": "1.000001"})
+            with bot.runtime.sessions() as session:
+                row = session.get(OutboxMessage, row_id)
+                assert (row.status, row.sent_at, row.last_error, row.claimed_by, row.message.ts) == recorded
+        finally:
+            for worker in (dead, a, b):
+                worker.stop()
+
+
+def test_a_process_whose_lock_session_ended_claims_nothing_even_before_it_notices(pg_url, monkeypatch):
+    monkeypatch.setattr(liveness_postgres, "PING_INTERVAL", 3600.0)
+    with Harness(pg_url, policy=parse_policy(crash_policy()), start_worker=False) as bot:
+        worker = OutboxWorker(bot.runtime.sessions, outbox_client(bot.runtime.settings),
+                              renderers=bot.runtime.worker.renderers)
+        try:
+            worker.liveness.hold()
+            end_lock_session(bot.runtime.engine, worker.liveness.key)
+            with bot.runtime.engine.connect() as connection:  # and another process holds the key for now
+                bot.sim.wait_for(lambda: connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
+                                                           {"key": worker.liveness.key}),
+                                 message="the lock to be free")
+                key = open_ticket(bot.runtime.desk, "Nothing loads")
+                assert worker.liveness.held  # cached: not noticed yet
+                assert worker.run_once() == 0
+                assert all(row.claimed_by is None for row in pending_rows(bot.runtime.sessions))
+                connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": worker.liveness.key})
+            assert worker.drain(20)  # its lock taken again on the next claim
+            assert ledger(bot.sim)[key][f"{TIER1}: briefing for Tier 1"] == 1
+        finally:
+            worker.stop()
 
 
 def get_status(url: str) -> int:

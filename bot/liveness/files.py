@@ -65,6 +65,9 @@ class FileLockLiveness:
             self._remove_dead_files()
         return True
 
+    def confirm(self, session: Session) -> bool:
+        return self.held  # our own descriptor: the kernel can't take the lock from a live process
+
     def is_dead(self, session: Session, worker_id: str) -> bool:
         key = key_of(worker_id)
         if key is None or key == self.key:
@@ -131,6 +134,9 @@ class InProcessLiveness:
         with _live_lock:
             _live_in_process.add(self.worker_id)
         return True
+
+    def confirm(self, session: Session) -> bool:
+        return self.held
 
     def is_dead(self, session: Session, worker_id: str) -> bool:
         if key_of(worker_id) is None or worker_id == self.worker_id:

@@ -34,12 +34,19 @@ _CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interva
 _SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5", "SET tcp_keepalives_count = 3")
 
 
+# a session advisory lock on one bigint key: classid holds its high 32 bits, objid the low
+_LOCK_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+    "AND pid = :pid AND ((classid::bigint << 32) | objid::bigint) = :key)")
+
+
 class AdvisoryLockLiveness:
     def __init__(self, engine: Engine, worker_id: str):
         self.worker_id = worker_id
         self.key = key_of(worker_id)
         self._engine = create_engine(engine.url, poolclass=NullPool, connect_args=_CLIENT_KEEPALIVES)
         self._connection: Connection | None = None
+        self._backend_pid: int | None = None  # the lock connection's server process
         self._held = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -66,6 +73,7 @@ class AdvisoryLockLiveness:
                 connection.exec_driver_sql(setting)
             # "try": a process testing whether we are dead holds the key for a moment
             got = connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
+            backend_pid = connection.scalar(text("SELECT pg_backend_pid()"))
             connection.commit()
         except Exception as exc:
             log.warning("liveness: could not take this worker's lock: %s", type(exc).__name__)
@@ -73,7 +81,20 @@ class AdvisoryLockLiveness:
         if not got:
             connection.close()
             return
-        self._connection, self._held = connection, True
+        self._connection, self._backend_pid, self._held = connection, backend_pid, True
+
+    def confirm(self, session: Session) -> bool:
+        """Asked of the server in `session` (one small query): `held` only changes when the
+        watchdog's ping notices, up to PING_INTERVAL after the session ended."""
+        pid = self._backend_pid
+        if not self._held or pid is None:
+            return False
+        held = bool(session.scalar(_LOCK_HELD, {"pid": pid, "key": self.key}))
+        if not held and self._backend_pid == pid:
+            self._held = False  # the next hold() connects again at once, not at the next ping
+            log.error("liveness: this process's lock is gone (its database session ended); "
+                      "not claiming or sending until it is back")
+        return held
 
     def _keep(self) -> None:
         """Notice a lost connection (the lock went with it): stop claiming, then take the
