@@ -37,8 +37,6 @@ from tests.test_sla_faults import (SECRET, TIER1, Served, claim, fake_slack, led
                                    policy_data, shared_database, wait_quiet, write_lock, write_policy)
 
 MGMT = CHANNELS["management"]
-SWEEP_INTERVAL = 1.0  # policy_data(): sweep_interval 1s
-ONE_DELIVERY = 2.0  # a claim, a history look-up and a post, on a busy 2-core machine
 TOOK_OVER = re.compile(r"took over (\d+) claimed rows \(([^)]*)\)")
 
 
@@ -88,14 +86,16 @@ def test_killed_after_slack_took_the_briefing_the_breach_that_came_due_meanwhile
                 # down while the response target (4 s) passes
                 time.sleep(max(0.0, opened + 4.5 - time.monotonic()))
                 second.start()
-                healthy = time.monotonic()
                 breach = f"{TIER1}/thread: response breached at Tier 1"
-                sim.wait_for(lambda: ledger(sim)[key][breach], timeout=40, interval=0.05,
+                sim.wait_for(lambda: ledger(sim)[key][breach], timeout=90, interval=0.05,
                              message="the breach alert after the restart")
-                delivered = time.monotonic() - healthy
                 wait_quiet(sessions)
-            assert delivered <= SWEEP_INTERVAL + ONE_DELIVERY, \
-                f"the breach came {delivered:.1f} s after the restart was healthy"
+                with sessions() as session:
+                    sent = session.scalars(select(OutboxMessage.sent_at)
+                                           .where(OutboxMessage.ticket_id == int(key.split("-")[1]))).all()
+            # taken over, not waited out: everything went out before the killed process's lease
+            # (60 s) on the briefing ended, the breach (a reply in its thread) included
+            assert sent and max(sent) < briefing.lease_until, (sent, briefing.lease_until)
             assert ledger(sim)[key] == Counter({
                 f"{TIER1}: briefing for Tier 1": 1,  # once: found in the channel, not posted again
                 breach: 1,
@@ -149,16 +149,17 @@ def test_two_live_processes_on_postgresql_never_take_each_others_claims(pg_url, 
                 served.start()
             with shared_database(pg_url) as sessions:
                 desk = EscalationDesk(sessions, parse_policy(data))
-                slow = sim.answer_late("chat.postMessage", seconds=7, channel=TIER1)
+                # held as long as the outbox client's 10 s timeout allows (a timeout would retry it)
+                slow = sim.answer_late("chat.postMessage", seconds=9, channel=TIER1)
                 key = open_ticket(desk, "Reports are empty")
                 assert slow.took_effect.wait(15)
                 # while one process waits on Slack, the other goes on working (and scanning for
                 # dead owners every 2 s): a P1 opened now is delivered before the slow answer
                 other = open_ticket(desk, "Site down", severity="P1")
-                sim.wait_for(lambda: ledger(sim)[other][f"{CHANNELS['tier3']}: briefing for Tier 3"], timeout=5,
+                sim.wait_for(lambda: ledger(sim)[other][f"{CHANNELS['tier3']}: briefing for Tier 3"], timeout=8,
                              message="the P1 briefing while the other post is slow")
                 assert slow.answered == 0
-                sim.wait_for(lambda: slow.answered == 1, timeout=15, message="the slow answer")
+                sim.wait_for(lambda: slow.answered == 1, timeout=30, message="the slow answer")
                 wait_quiet(sessions)
                 [row] = briefing_rows(sessions, TIER1)
             assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)  # nobody claimed it a second time
@@ -233,6 +234,41 @@ def test_an_events_claim_passes_to_a_retry_once_its_process_is_gone_and_not_befo
         dying.release()
         other.release()
         engine.dispose()
+
+
+def test_a_late_retry_of_an_event_handled_by_a_process_that_is_gone_is_not_handled_again(database_url):
+    """A reply is edited twice; the first edit's event was handled by a process that has
+    stopped since, and Slack retries it late (the answer got lost). Replaying it would put
+    the older text over the newer one."""
+    policy = parse_policy(crash_policy())
+    with Harness(database_url, policy=policy) as first:
+        key = open_ticket(first.runtime.desk, "Exports fail")
+        root = first.briefing(key, timeout=15)
+        ts = first.sim.post_as_user(AGENT2, TIER1, "On it", thread_ts=root.ts)
+        reply = {"type": "message", "channel": TIER1, "user": AGENT2, "text": "On it", "ts": ts,
+                 "event_ts": ts, "thread_ts": root.ts, "channel_type": "channel"}
+        assert first.driver.event(reply, event_id="EvREPLY1").status == 200
+        with first.runtime.sessions() as session:
+            first.sim.wait_for(lambda: session.scalar(select(func.count()).select_from(TicketNote)), timeout=10)
+        edit_v1 = edited(reply, "On it, ETA 1h")
+        assert first.driver.event(edit_v1, event_id="EvEDIT1").status == 200
+        first.sim.wait_for(lambda: note_text(first.runtime.sessions) == "On it, ETA 1h", timeout=10)
+    with Harness(database_url, policy=policy) as second:  # the first process is gone
+        assert second.driver.event(edited(reply, "On it, ETA 2h"), event_id="EvEDIT2").status == 200
+        second.sim.wait_for(lambda: note_text(second.runtime.sessions) == "On it, ETA 2h", timeout=10)
+        assert second.driver.event(edit_v1, event_id="EvEDIT1", retry_num=3).status == 200
+        time.sleep(1.5)  # the handler may run after the answer
+        assert note_text(second.runtime.sessions) == "On it, ETA 2h"
+
+
+def edited(message: dict, text_: str) -> dict:
+    return {"type": "message", "subtype": "message_changed", "channel": message["channel"], "hidden": True,
+            "message": {**message, "text": text_}, "event_ts": message["ts"], "ts": message["ts"]}
+
+
+def note_text(sessions) -> str | None:
+    with sessions() as session:
+        return session.scalar(select(TicketNote.text))
 
 
 def inserts_waiting(database_url: str, table: str) -> bool:
