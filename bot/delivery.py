@@ -188,7 +188,7 @@ class OutboxWorker:
         for row_id, channel, opens_at in claimed:
             with self._in_flight_lock:
                 self._in_flight.add(channel)
-            self._pool.submit(self._deliver, row_id, opens_at).add_done_callback(
+            self._pool.submit(self._deliver_logged, row_id, opens_at).add_done_callback(
                 lambda _future, channel=channel: self._finished(channel))
         return len(claimed)
 
@@ -311,6 +311,13 @@ class OutboxWorker:
             self._give_up_on_dependant(session, row, failed_id, kind)
 
     # --- sending ---------------------------------------------------------
+    def _deliver_logged(self, row_id: int, opens_at: datetime | None) -> None:
+        """In a pool thread whose future nobody reads: an exception is logged here or lost."""
+        try:
+            self._deliver(row_id, opens_at)
+        except Exception:
+            log.exception("outbox: delivering row %s failed; the lease will free it", row_id)
+
     def _deliver(self, row_id: int, opens_at: datetime | None = None) -> None:
         if opens_at is not None:  # claimed ahead: wait for the channel's turn
             wait = (opens_at - utcnow()).total_seconds()

@@ -355,6 +355,21 @@ def test_a_process_that_loses_its_liveness_connection_stops_delivering_until_it_
         bot.sim.wait_for(lambda: ledger(bot.sim)[key][f"{TIER1}: briefing for Tier 1"], timeout=10)
 
 
+def test_a_send_that_fails_unexpectedly_is_logged_by_row_id(sqlite_url, caplog, monkeypatch):
+    """Sends run in pool threads whose futures nobody reads: an exception must not vanish."""
+    with Harness(sqlite_url, policy=parse_policy(crash_policy())) as bot:
+        def broken_load(row_id):
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(bot.runtime.worker.sender, "load", broken_load)
+        open_ticket(bot.runtime.desk, "Customer Jane can't log in")
+        bot.sim.wait_for(lambda: "delivering row" in caplog.text, timeout=10, message="the logged failure")
+    [record] = [r for r in caplog.records if "delivering row" in r.getMessage()][:1]
+    assert re.search(r"delivering row \d+ failed", record.getMessage())
+    assert "the database went away" in caplog.text  # the traceback
+    assert "Jane" not in caplog.text
+
+
 def end_lock_session(engine, key: int) -> None:
     """What a PostgreSQL restart, a fail-over or an idle-session killer does to the
     connection that holds a worker's lock."""

@@ -43,6 +43,7 @@ class FileLockLiveness:
         self.worker_id = worker_id
         self.key = key_of(worker_id)
         self._fd: int | None = None
+        self._released = False  # a clean stop is final, as on PostgreSQL
 
     @property
     def held(self) -> bool:
@@ -52,6 +53,8 @@ class FileLockLiveness:
         return self.directory / f"{key:016x}.lock"
 
     def hold(self) -> bool:
+        if self._released:
+            return False
         if self._fd is None:
             self.directory.mkdir(exist_ok=True)
             # locked before it is in place: a file found under a worker's name is locked
@@ -92,6 +95,7 @@ class FileLockLiveness:
             self._path(key).unlink(missing_ok=True)
 
     def release(self) -> None:
+        self._released = True
         if self._fd is not None:
             self._path(self.key).unlink(missing_ok=True)
             os.close(self._fd)
@@ -125,12 +129,15 @@ class InProcessLiveness:
 
     def __init__(self, worker_id: str):
         self.worker_id = worker_id
+        self._released = False
 
     @property
     def held(self) -> bool:
         return self.worker_id in _live_in_process
 
     def hold(self) -> bool:
+        if self._released:
+            return False
         with _live_lock:
             _live_in_process.add(self.worker_id)
         return True
@@ -148,5 +155,6 @@ class InProcessLiveness:
         pass
 
     def release(self) -> None:
+        self._released = True
         with _live_lock:
             _live_in_process.discard(self.worker_id)

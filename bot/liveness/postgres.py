@@ -60,7 +60,7 @@ class AdvisoryLockLiveness:
         with self._lock:
             if not self._held and not self._stop.is_set():
                 self._connect()
-        if self._watch is None and not self._stop.is_set():
+        if (self._watch is None or not self._watch.is_alive()) and not self._stop.is_set():
             self._watch = threading.Thread(target=self._keep, name="liveness", daemon=True)
             self._watch.start()
         return self._held
@@ -100,21 +100,27 @@ class AdvisoryLockLiveness:
         """Notice a lost connection (the lock went with it): stop claiming, then take the
         lock again. Claims another process took over meanwhile are no longer ours."""
         while not self._stop.wait(PING_INTERVAL):
-            with self._lock:
-                if self._stop.is_set():
+            try:
+                self._check_or_reconnect()
+            except Exception:  # the watchdog must outlive any one round
+                log.exception("liveness: watchdog round failed; trying again")
+
+    def _check_or_reconnect(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            if self._held:
+                try:
+                    self._connection.exec_driver_sql("SELECT 1")
+                    self._connection.commit()
                     return
-                if self._held:
-                    try:
-                        self._connection.exec_driver_sql("SELECT 1")
-                        self._connection.commit()
-                        continue
-                    except Exception as exc:
-                        self._held = False
-                        log.error("liveness: lost the database connection that holds this process's lock (%s); "
-                                  "not claiming work until it is back", type(exc).__name__)
-                self._connect()
-                if self._held:
-                    log.warning("liveness: holding this process's lock again")
+                except Exception as exc:
+                    self._held = False
+                    log.error("liveness: lost the database connection that holds this process's lock (%s); "
+                              "not claiming work until it is back", type(exc).__name__)
+            self._connect()
+            if self._held:
+                log.warning("liveness: holding this process's lock again")
 
     def is_dead(self, session: Session, worker_id: str) -> bool:
         key = key_of(worker_id)
