@@ -36,7 +36,7 @@ from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT, Harness
 from tests.test_sla_faults import (SECRET, TIER1, Served, claim, fake_slack, ledger, open_ticket, pending_rows,
                                    policy_data, shared_database, wait_quiet, write_lock, write_policy)
 
-MGMT = CHANNELS["management"]
+MGMT, PLANNING = CHANNELS["management"], CHANNELS["planning"]
 TOOK_OVER = re.compile(r"took over (\d+) claimed rows \(([^)]*)\)")
 
 
@@ -139,15 +139,16 @@ def pg_url():
     yield from postgres_schema_url()
 
 
-def test_two_live_processes_on_postgresql_never_take_each_others_claims(pg_url, tmp_path):
+def test_two_live_processes_never_take_each_others_claims_and_the_survivor_of_a_kill_takes_over_at_once(
+        database_url, tmp_path):
     data = crash_policy()
     policy = write_policy(tmp_path, data)
     with fake_slack() as sim:
-        processes = [Served(name, sim, pg_url, policy, tmp_path) for name in ("one", "two")]
+        processes = [Served(name, sim, database_url, policy, tmp_path) for name in ("one", "two")]
         try:
             for served in processes:
                 served.start()
-            with shared_database(pg_url) as sessions:
+            with shared_database(database_url) as sessions:
                 desk = EscalationDesk(sessions, parse_policy(data))
                 # held as long as the outbox client's 10 s timeout allows (a timeout would retry it)
                 slow = sim.answer_late("chat.postMessage", seconds=9, channel=TIER1)
@@ -162,11 +163,31 @@ def test_two_live_processes_on_postgresql_never_take_each_others_claims(pg_url, 
                 sim.wait_for(lambda: slow.answered == 1, timeout=30, message="the slow answer")
                 wait_quiet(sessions)
                 [row] = briefing_rows(sessions, TIER1)
-            assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)  # nobody claimed it a second time
-            assert ledger(sim)[key][f"{TIER1}: briefing for Tier 1"] == 1
-            for served in processes:
-                assert "took over" not in served.log(), served.log()
-                assert "taken over by another process" not in served.log(), served.log()
+                assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)  # nobody claimed it a second time
+                assert ledger(sim)[key][f"{TIER1}: briefing for Tier 1"] == 1
+                for served in processes:
+                    assert "took over" not in served.log(), served.log()
+                    assert "taken over by another process" not in served.log(), served.log()
+
+                # now one of them is killed right after Slack took a post: the other, still
+                # running (no restart, so nothing cleans the lock files up first), finds the
+                # killed one's lock free, takes the row over and finds the post in the history
+                late = sim.answer_late("chat.postMessage", seconds=120, channel=PLANNING)
+                third = open_ticket(desk, "Invoices missing", severity="P4")
+                assert late.took_effect.wait(15)
+                [row] = briefing_rows(sessions, PLANNING)
+                owner = next(p for p in processes if row.claimed_by and f":{p.process.pid}:" in row.claimed_by)
+                survivor = next(p for p in processes if p is not owner)
+                owner.kill()
+                sim.wait_for(lambda: not pending_rows(sessions), timeout=30, interval=0.1,
+                             message="the killed process's row delivered by the survivor, before its 60 s lease")
+                wait_quiet(sessions)
+                [row] = briefing_rows(sessions, PLANNING)
+            assert row.status == OutboxStatus.SENT
+            assert ledger(sim)[third][f"{PLANNING}: briefing for Planning"] == 1, ledger(sim)[third]
+            log = survivor.log()
+            assert TOOK_OVER.search(log), log
+            assert f"row {row.id} was already posted" in log, log
         finally:
             for served in processes:
                 served.stop()
