@@ -433,8 +433,8 @@ def test_a_process_whose_lock_session_ends_mid_send_posts_nothing_and_its_late_r
                 recorded = (row.status, row.sent_at, row.last_error, row.claimed_by, row.message.ts)
             assert recorded[0] == OutboxStatus.SENT and recorded[3] == b.worker_id
             # what A would record had its post been on its way already: B's record stands
-            a._record_failure(row_id, SlackFailure(FailureKind.REJECTED, "channel_not_found"))
-            a._record_success(row_id, {"ts": "1.000001"})
+            a.records.failure(row_id, SlackFailure(FailureKind.REJECTED, "channel_not_found"))
+            a.records.success(row_id, {"ts": "1.000001"})
             with bot.runtime.sessions() as session:
                 row = session.get(OutboxMessage, row_id)
                 assert (row.status, row.sent_at, row.last_error, row.claimed_by, row.message.ts) == recorded
