@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -75,19 +76,8 @@ class FileLockLiveness:
         key = key_of(worker_id)
         if key is None or key == self.key:
             return False
-        try:
-            fd = os.open(self._path(key), os.O_RDWR)
-        except FileNotFoundError:
-            return True  # an owner creates its file before it claims: a taker removed it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError as error:
-            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return False
-            raise
-        finally:
-            os.close(fd)  # a dead owner's lock taken for the test goes with the descriptor
+        # missing: an owner creates its file before it claims, so a taker removed it
+        return _probe(self._path(key)) != HELD
 
     def forget(self, worker_id: str) -> None:
         key = key_of(worker_id)
@@ -106,17 +96,34 @@ class FileLockLiveness:
         for path in self.directory.glob("*.lock"):
             if path == self._path(self.key):
                 continue
-            try:
-                fd = os.open(path, os.O_RDWR)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                path.unlink(missing_ok=True)  # removed while locked: no owner can come back to it
+            try:  # removed while locked: no owner can come back to it
+                _probe(path, while_free=lambda: path.unlink(missing_ok=True))
             except OSError:
                 pass
-            finally:
-                os.close(fd)
+
+
+MISSING, HELD, FREE = "missing", "held", "free"
+
+
+def _probe(path: Path, while_free: Callable[[], None] | None = None) -> str:
+    """Whether a worker's lock file is missing, held (its owner lives) or free (its owner
+    is gone): a free lock is taken for the moment of the test, and `while_free` runs then."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return MISSING
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return HELD
+            raise
+        if while_free is not None:
+            while_free()
+        return FREE
+    finally:
+        os.close(fd)  # the lock taken for the test goes with the descriptor
 
 
 _live_in_process: set[str] = set()
