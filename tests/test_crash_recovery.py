@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from collections import Counter
 
-import pytest
 from sqlalchemy import func, select, text
 
 from bot import delivery
@@ -33,8 +32,9 @@ from bot.runtime import outbox_client
 from bot.slack_errors import FailureKind, SlackFailure
 from bot.simulator import SlackDriver
 from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT, Harness
-from tests.test_sla_faults import (SECRET, TIER1, Served, claim, fake_slack, ledger, open_ticket, pending_rows,
-                                   policy_data, shared_database, wait_quiet, write_lock, write_policy)
+from tests.processes import (SECRET, TIER1, Served, claim, fake_slack, inserts_waiting, ledger,  # noqa: F401
+                             open_ticket, pending_rows, pg_url, policy_data, shared_database, wait_quiet,
+                             write_lock, write_policy)
 
 MGMT, PLANNING = CHANNELS["management"], CHANNELS["planning"]
 TOOK_OVER = re.compile(r"took over (\d+) claimed rows \(([^)]*)\)")
@@ -130,13 +130,6 @@ def test_a_claim_is_taken_over_once_its_owners_lock_is_free_and_not_before(datab
         finally:
             owner.stop()
             other.stop()
-
-
-@pytest.fixture
-def pg_url():
-    from tests.conftest import postgres_schema_url
-
-    yield from postgres_schema_url()
 
 
 def test_two_live_processes_never_take_each_others_claims_and_the_survivor_of_a_kill_takes_over_at_once(
@@ -292,17 +285,6 @@ def note_text(sessions) -> str | None:
         return session.scalar(select(TicketNote.text))
 
 
-def inserts_waiting(database_url: str, table: str) -> bool:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return bool(connection.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                f"AND query ILIKE '%INSERT INTO {table}%' AND pid <> pg_backend_pid()")))
-    finally:
-        engine.dispose()
-
-
 def test_a_thread_reply_whose_process_was_killed_mid_handling_counts_on_slacks_retry(pg_url, tmp_path):
     data = crash_policy()
     policy = write_policy(tmp_path, data)
@@ -363,15 +345,15 @@ def test_a_process_that_loses_its_liveness_connection_stops_delivering_until_it_
                 "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": liveness.key})
             assert ended
             # and it can't have its lock back for now (as while the database is out of reach)
-            sim_wait(lambda: connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": liveness.key}),
-                     "the lock to be free")
-            sim_wait(lambda: not liveness.held, "the lost lock to be noticed")
+            bot.sim.wait_for(lambda: connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
+                                                       {"key": liveness.key}), timeout=10, message="the lock to be free")
+            bot.sim.wait_for(lambda: not liveness.held, timeout=10, message="the lost lock to be noticed")
             assert get_status(health) == 503
             key = open_ticket(bot.runtime.desk, "Nothing loads")
             time.sleep(1.0)
             assert not ledger(bot.sim)[key]  # nothing claimed or sent without the lock
             connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": liveness.key})
-        sim_wait(lambda: liveness.held, "the lock taken again")
+        bot.sim.wait_for(lambda: liveness.held, timeout=10, message="the lock taken again")
         assert get_status(health) == 200
         bot.sim.wait_for(lambda: ledger(bot.sim)[key][f"{TIER1}: briefing for Tier 1"], timeout=10)
 
@@ -472,10 +454,3 @@ def get_status(url: str) -> int:
             return answer.status
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def sim_wait(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from sqlalchemy import text
 
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.liveness import liveness_for
 from bot.liveness import postgres as liveness_postgres
-
-
-@pytest.fixture
-def pg_url():
-    from tests.conftest import postgres_schema_url
-
-    yield from postgres_schema_url()
+from tests.processes import pg_url  # noqa: F401
 
 
 def eventually(condition, what: str, timeout: float = 20.0) -> None:
