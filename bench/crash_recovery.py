@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESPONSE_TARGET = 3.0
 
 
+# Its own small copies of tests/processes.py's free_port/healthy/Served: a benchmark runs
+# the production `serve` (tests' launcher changes delivery defaults) and needs neither
+# pytest nor the test tree.
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

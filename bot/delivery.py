@@ -15,11 +15,12 @@ the ts. Another attempt would post twice, so every post carries message metadata
 naming its outbox row, and a retry first looks for that metadata in the channel (or
 thread) history. Only if the history can't be read (missing scope, Slack down) and
 the post did land could a duplicate appear.
+
+What came of each send is written back by bot.delivery_records.
 """
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,17 +28,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import outbox
 from bot.db import transaction
 from bot.liveness import Liveness, liveness_for
 from bot.liveness.takeover import take_over_dead_claims
-from bot.models import PENDING, ChannelPacing, OutboxMessage, OutboxStatus, SlackMessage, utcnow
+from bot.models import PENDING, ChannelPacing, OutboxMessage, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
-from bot.slack_send import RenderFailed, Renderer, SlackSender
+from bot.delivery_records import DeliveryRecords
+from bot.slack_send import NotOurs, RenderFailed, Renderer, SlackSender
 
 log = logging.getLogger("escalator.delivery")
 
@@ -108,7 +109,7 @@ class OutboxWorker:
         self.liveness = liveness or liveness_for(sessions.kw["bind"])
         self.worker_id = self.liveness.worker_id
         self.renderers = renderers if renderers is not None else {}
-        self.sender = SlackSender(sessions, client, self.renderers, self.worker_id)
+        self.sender = SlackSender(sessions, client, self.renderers, self.worker_id, still_ours=self._still_ours)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="outbox")
@@ -117,8 +118,7 @@ class OutboxWorker:
         self._in_flight_lock = threading.Lock()
         self._next_orphan_scan = 0.0
         self._slot_freed = False
-        # channel -> until when this process paced it (the shared row may say later)
-        self._paced_until: dict[str, datetime] = {}
+        self.records = DeliveryRecords(sessions, self.worker_id, self.options)
 
     # --- running ----------------------------------------------------------
     def start(self) -> None:
@@ -178,7 +178,7 @@ class OutboxWorker:
         closed_until = utcnow() + self.options.claim_ahead
         with self._in_flight_lock:
             busy = set(self._in_flight)
-        return all(channel in busy or self._paced_until.get(channel, closed_until) > closed_until
+        return all(channel in busy or self.records.paced_until.get(channel, closed_until) > closed_until
                    for channel in channels)
 
     def _dispatch(self, limit: int) -> int:
@@ -188,7 +188,7 @@ class OutboxWorker:
         for row_id, channel, opens_at in claimed:
             with self._in_flight_lock:
                 self._in_flight.add(channel)
-            self._pool.submit(self._deliver, row_id, opens_at).add_done_callback(
+            self._pool.submit(self._deliver_logged, row_id, opens_at).add_done_callback(
                 lambda _future, channel=channel: self._finished(channel))
         return len(claimed)
 
@@ -249,10 +249,12 @@ class OutboxWorker:
                 if session.execute(_DUE, self._due_params(session, now, skip_channels, 1)).first() is None:
                     return []
         with transaction(self.sessions) as session:
+            if not self.liveness.confirm(session):
+                return []  # the lock went with its database session: others may take our claims
             if scan_orphans:
                 self._next_orphan_scan = time.monotonic() + ORPHAN_SCAN_INTERVAL
                 take_over_dead_claims(session, self.liveness, now)
-                self._fail_orphans(session)
+                self.records.fail_orphans(session)
             chosen: dict[str, int] = {}
             params = self._due_params(session, now, skip_channels, self.options.batch)
             for row_id, channel in session.execute(_CLAIMABLE, params):
@@ -280,35 +282,14 @@ class OutboxWorker:
         paced = session.scalars(_PACED_CHANNELS, {"opens_after": now + self.options.claim_ahead}).all()
         return {"now": now, "closed_channels": sorted({*paced, *skip_channels}), "batch": batch}
 
-    def _fail_orphans(self, session: Session) -> None:
-        """Fail rows that wait for a post which has already failed for good.
-
-        _fail_permanently fails the dependants it can see, but a row recorded later
-        (a note in the thread of a briefing whose channel is gone, recorded when
-        someone acknowledges the ticket) would otherwise stay pending forever."""
-        failed = aliased(OutboxMessage)
-        waits_for_failed = and_(
-            failed.status == OutboxStatus.FAILED,
-            failed.method == "chat.postMessage",
-            failed.message_id.is_not(None),
-            or_(failed.message_id == OutboxMessage.thread_message_id,
-                failed.message_id == OutboxMessage.link_message_id,
-                and_(OutboxMessage.method == "chat.update", failed.message_id == OutboxMessage.message_id)),
-        )
-        orphans = session.execute(
-            select(OutboxMessage, failed.id, failed.last_error)
-            .join(failed, waits_for_failed)
-            .where(OutboxMessage.status == PENDING)
-            .order_by(OutboxMessage.id)
-            .with_for_update(skip_locked=True, of=OutboxMessage)
-        ).all()
-        for row, failed_id, failed_error in orphans:
-            if row.status != OutboxStatus.PENDING:  # waits for two failed posts, or failed as a dependant
-                continue
-            kind = next((k for k in FailureKind if (failed_error or "").startswith(k.value)), FailureKind.REJECTED)
-            self._give_up_on_dependant(session, row, failed_id, kind)
-
     # --- sending ---------------------------------------------------------
+    def _deliver_logged(self, row_id: int, opens_at: datetime | None) -> None:
+        """In a pool thread whose future nobody reads: an exception is logged here or lost."""
+        try:
+            self._deliver(row_id, opens_at)
+        except Exception:
+            log.exception("outbox: delivering row %s failed; the lease will free it", row_id)
+
     def _deliver(self, row_id: int, opens_at: datetime | None = None) -> None:
         if opens_at is not None:  # claimed ahead: wait for the channel's turn
             wait = (opens_at - utcnow()).total_seconds()
@@ -318,118 +299,28 @@ class OutboxWorker:
             job = self.sender.load(row_id)
         except RenderFailed as failed:
             log.exception("outbox: could not render row %s", row_id)
-            self._record_failure(row_id, SlackFailure(FailureKind.REJECTED, str(failed)))
+            self.records.failure(row_id, SlackFailure(FailureKind.REJECTED, str(failed)))
             return
         if job is None:
             return
-        if not self.liveness.held:  # others may already be taking this row over: leave it to them
-            self._let_go(row_id)
-            return
         try:
             result = self.sender.deliver(job)
+        except NotOurs:  # others may already be taking this row over: leave it to them
+            log.warning("outbox: lost this process's lock before sending row %s; leaving it to others", row_id)
+            self.records.let_go(row_id)
+            return
         except Exception as exc:  # classify every failure; never lose the row
-            self._record_failure(row_id, classify(exc))
+            self.records.failure(row_id, classify(exc))
             return
-        self._record_success(row_id, result)
+        self.records.success(row_id, result)
 
-    # --- recording --------------------------------------------------------
-    def _ours(self, session: Session, row_id: int) -> OutboxMessage | None:
-        """The claimed row, locked, unless another process took it over meanwhile (this one
-        lost its liveness lock while it sent): then the taker records it, having first
-        looked in Slack for what this process may have posted."""
-        row = session.get(OutboxMessage, row_id, with_for_update=True, populate_existing=True)
-        if row is not None and row.status == OutboxStatus.PENDING and row.claimed_by == self.worker_id:
-            return row
-        log.warning("outbox: row %s was taken over by another process while this one sent it", row_id)
-        return None
-
-    def _let_go(self, row_id: int) -> None:
-        with transaction(self.sessions) as session:
-            session.execute(update(OutboxMessage)
-                            .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == self.worker_id)
-                            .values(lease_until=None, claimed_by=None, attempts=OutboxMessage.attempts - 1))
-
-    def _record_success(self, row_id: int, result: dict) -> None:
-        now = utcnow()
-        with transaction(self.sessions) as session:
-            if (row := self._ours(session, row_id)) is None:
-                return
-            row.status, row.sent_at, row.lease_until, row.last_error = OutboxStatus.SENT, now, None, None
-            if result.get("ts") and row.message is not None:
-                row.message.ts = result["ts"]
-                row.message.thread_ts = result.get("thread_ts")
-            if result.get("found_earlier"):
-                return  # posted long ago: the channel's next message needn't wait a turn for it
-            self._pace(session, row.channel, now + self.options.channel_interval)
-        self._paced(row.channel, now + self.options.channel_interval)
-
-    def _record_failure(self, row_id: int, failure: SlackFailure) -> None:
-        now = utcnow()
-        with transaction(self.sessions) as session:
-            if (row := self._ours(session, row_id)) is None:
-                return
-            row.lease_until, row.last_error = None, str(failure)
-            if failure.kind is FailureKind.RATE_LIMITED:
-                row.attempts -= 1  # Slack refused before doing anything: not a failed attempt
-                self._pace(session, row.channel, now + timedelta(seconds=failure.retry_after or 1))
-                self._paced(row.channel, now + timedelta(seconds=failure.retry_after or 1))
-                log.info("outbox: rate limited on %s; waiting %ss", row.channel, failure.retry_after)
-            elif failure.kind.retryable:
-                backoff = min(self.options.max_backoff, 2 ** min(row.attempts - 1, 10))
-                row.not_before = now + timedelta(seconds=backoff * random.uniform(0.8, 1.0))
-                log.warning("outbox: %s delivering row %s to %s; retry in %.0fs",
-                            failure, row.id, row.channel, backoff)
-            else:
-                self._fail_permanently(session, row, failure)
-
-    def _fail_permanently(self, session: Session, row: OutboxMessage, failure: SlackFailure) -> None:
-        row.status = OutboxStatus.FAILED
-        ticket = f"ESC-{row.ticket_id}" if row.ticket_id else "no ticket"
-        log.error("outbox: giving up on row %s (%s, %s to %s): %s. The ticket is unchanged; "
-                  "fix the channel in the policy or invite the bot, then re-queue.",
-                  row.id, ticket, row.method, row.channel, failure)
-        if row.method != "chat.postMessage" or row.message_id is None:
-            return
-        dependants = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.status == PENDING,
-                or_(OutboxMessage.thread_message_id == row.message_id,
-                    OutboxMessage.link_message_id == row.message_id,
-                    and_(OutboxMessage.method == "chat.update", OutboxMessage.message_id == row.message_id)),
-            )
-        ).all()
-        for dependant in dependants:
-            self._give_up_on_dependant(session, dependant, row.id, failure.kind)
-
-    def _give_up_on_dependant(self, session: Session, row: OutboxMessage, failed_row_id: int,
-                              kind: FailureKind) -> None:
-        """A reply in a lost thread, or an update of a lost message, can't be sent; a
-        message that only links to a lost one goes out with the link's label as text."""
-        failed = session.get(OutboxMessage, failed_row_id)
-        only_links = (row.link_message_id == failed.message_id and row.thread_message_id != failed.message_id
-                      and not (row.method == "chat.update" and row.message_id == failed.message_id))
-        if only_links:
-            row.link_message_id = None
-            return
-        self._fail_permanently(session, row, SlackFailure(kind, f"depends on row {failed_row_id}"))
-
-    def _paced(self, channel: str, not_before: datetime) -> None:
-        if self._paced_until.get(channel, not_before) <= not_before:
-            self._paced_until[channel] = not_before
-
-    @staticmethod
-    def _pace(session: Session, channel: str, not_before: datetime) -> None:
-        pacing = session.get(ChannelPacing, channel, with_for_update=True)
-        if pacing is None:
-            try:
-                with session.begin_nested():
-                    session.add(ChannelPacing(channel=channel, not_before=not_before))
-                return
-            except IntegrityError:  # another process added it first
-                pacing = session.get(ChannelPacing, channel, with_for_update=True, populate_existing=True)
-        if pacing.not_before < not_before:
-            pacing.not_before = not_before
-
+    def _still_ours(self, row_id: int) -> bool:
+        """Just before the Slack call: our lock is held (asked of the database, not the cached
+        flag) and the row is still claimed by us (not taken over while the lock was lost
+        and taken back)."""
+        with self.sessions() as session:
+            return self.liveness.confirm(session) and session.scalar(
+                select(OutboxMessage.claimed_by).where(OutboxMessage.id == row_id)) == self.worker_id
 
 def _minus(moment: datetime | None, delta: timedelta) -> datetime | None:
     return moment - delta if moment is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,14 @@ class EventLedger:
     @property
     def _me(self) -> str | None:
         return self.liveness.worker_id if self.liveness is not None else None
+
+    def handled(self, event_id: str) -> None:
+        """The handler finished: the event is no longer any process's to finish, so a late
+        retry is dropped even once this process is gone (replaying an older edit over a
+        newer one would not be harmless)."""
+        with transaction(self.sessions) as session:
+            session.execute(update(ProcessedEvent).where(ProcessedEvent.event_id == event_id[:64])
+                            .values(claimed_by=None))
 
     def release(self, event_id: str) -> None:
         """Forget an event whose handling failed, so Slack's retry can try again."""

@@ -30,6 +30,10 @@ class RenderFailed(Exception):
     """A payload rendered at send time could not be: a bug, not a Slack failure."""
 
 
+class NotOurs(Exception):
+    """This process lost its liveness lock (or the row) before the call: not sent."""
+
+
 @dataclass
 class Job:
     """One claimed row, as the send needs it."""
@@ -56,11 +60,13 @@ class SlackSender:
     renderers[name](session, payload) when sent, from the state at that moment."""
 
     def __init__(self, sessions: sessionmaker[Session], client: WebClient, renderers: dict[str, Renderer],
-                 worker_id: str):
+                 worker_id: str, still_ours: Callable[[int], bool] = lambda row_id: True):
         self.sessions = sessions
         self.client = client
         self.renderers = renderers
         self.worker_id = worker_id
+        # asked right before the call, after the history look-up and the permalink fetch
+        self.still_ours = still_ours
 
     def deliver(self, job: Job) -> dict:
         """Make the Slack call of a loaded row; its answer ({"ts": …} for posts)."""
@@ -104,10 +110,12 @@ class SlackSender:
         else:  # the linked message never made it to Slack: keep the label as text
             payload = _strip_links(payload)
         if job.method == "views.publish":
+            self._check(job)
             self.client.views_publish(user_id=job.channel, view=payload["view"])
             return {}
         if job.method == "chat.update":
             payload.pop("unfurl_links", None)
+            self._check(job)
             self.client.chat_update(channel=job.channel, ts=job.target_ts, **payload)
             return {}
         if job.attempts > 1:
@@ -115,6 +123,7 @@ class SlackSender:
             if found:
                 log.info("outbox: row %s was already posted (ts %s); not posting again", job.row_id, found)
                 return {"ts": found, "thread_ts": job.thread_ts, "found_earlier": True}
+        self._check(job)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": job.row_id}}
         post = functools.partial(self.client.chat_postMessage, channel=job.channel, thread_ts=job.thread_ts,
                                  metadata=metadata, **payload)
@@ -125,8 +134,15 @@ class SlackSender:
                 raise
             log.warning("outbox: not in channel %s; joining it and retrying", job.channel)
             self.client.conversations_join(channel=job.channel)
+            self._check(job)
             response = post()
         return {"ts": response["ts"], "thread_ts": job.thread_ts}
+
+    def _check(self, job: Job) -> None:
+        """Another process may take the row over once our lock is gone; what is left is a
+        call already on its way when that happens (the history look-up of a retry covers it)."""
+        if not self.still_ours(job.row_id):
+            raise NotOurs(job.row_id)
 
     def _find_earlier_post(self, job: Job) -> str | None:
         """Look for a post of this row that landed before a crash (see module doc)."""

@@ -27,6 +27,8 @@ def register(app, runtime: Runtime) -> None:
             except Exception:
                 log.exception("could not handle %s event %s", event.get("type"), body.get("event_id"))
                 runtime.events.release(body.get("event_id", ""))
+                return
+            runtime.events.handled(body.get("event_id", ""))
 
         wrapper.__name__ = listener.__name__
         return wrapper

@@ -304,7 +304,7 @@ def _crash_after_send(h: Harness, worker: OutboxWorker, text: str) -> list[str]:
     """The process dies once right after Slack answered the post of `text`, before
     recording its ts; returns the list the crashed row's text is added to."""
     crashed: list[str] = []
-    real = worker._record_success
+    real = worker.records.success
 
     def record_success(row_id, result):
         with h.runtime.sessions() as session:
@@ -314,7 +314,7 @@ def _crash_after_send(h: Harness, worker: OutboxWorker, text: str) -> list[str]:
             raise RuntimeError("power cut")
         return real(row_id, result)
 
-    worker._record_success = record_success
+    worker.records.success = record_success
     return crashed
 
 

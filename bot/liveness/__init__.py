@@ -56,6 +56,10 @@ class Liveness(Protocol):
     def held(self) -> bool:
         """Whether this worker's lock is held now (False before hold() and once lost)."""
 
+    def confirm(self, session: Session) -> bool:
+        """Whether this worker's lock is held now, asked of whatever keeps it (PostgreSQL's
+        pg_locks), not the cached `held`: a lock lost a moment ago reads False at once."""
+
     def is_dead(self, session: Session, worker_id: str) -> bool:
         """Whether the owner of `worker_id` is gone: its lock can be taken. In `session`'s
         transaction, so on PostgreSQL the test lasts until that transaction ends."""

@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -43,6 +44,7 @@ class FileLockLiveness:
         self.worker_id = worker_id
         self.key = key_of(worker_id)
         self._fd: int | None = None
+        self._released = False  # a clean stop is final, as on PostgreSQL
 
     @property
     def held(self) -> bool:
@@ -52,6 +54,8 @@ class FileLockLiveness:
         return self.directory / f"{key:016x}.lock"
 
     def hold(self) -> bool:
+        if self._released:
+            return False
         if self._fd is None:
             self.directory.mkdir(exist_ok=True)
             # locked before it is in place: a file found under a worker's name is locked
@@ -65,23 +69,15 @@ class FileLockLiveness:
             self._remove_dead_files()
         return True
 
+    def confirm(self, session: Session) -> bool:
+        return self.held  # our own descriptor: the kernel can't take the lock from a live process
+
     def is_dead(self, session: Session, worker_id: str) -> bool:
         key = key_of(worker_id)
         if key is None or key == self.key:
             return False
-        try:
-            fd = os.open(self._path(key), os.O_RDWR)
-        except FileNotFoundError:
-            return True  # an owner creates its file before it claims: a taker removed it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError as error:
-            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return False
-            raise
-        finally:
-            os.close(fd)  # a dead owner's lock taken for the test goes with the descriptor
+        # missing: an owner creates its file before it claims, so a taker removed it
+        return _probe(self._path(key)) != HELD
 
     def forget(self, worker_id: str) -> None:
         key = key_of(worker_id)
@@ -89,6 +85,7 @@ class FileLockLiveness:
             self._path(key).unlink(missing_ok=True)
 
     def release(self) -> None:
+        self._released = True
         if self._fd is not None:
             self._path(self.key).unlink(missing_ok=True)
             os.close(self._fd)
@@ -99,17 +96,34 @@ class FileLockLiveness:
         for path in self.directory.glob("*.lock"):
             if path == self._path(self.key):
                 continue
-            try:
-                fd = os.open(path, os.O_RDWR)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                path.unlink(missing_ok=True)  # removed while locked: no owner can come back to it
+            try:  # removed while locked: no owner can come back to it
+                _probe(path, while_free=lambda: path.unlink(missing_ok=True))
             except OSError:
                 pass
-            finally:
-                os.close(fd)
+
+
+MISSING, HELD, FREE = "missing", "held", "free"
+
+
+def _probe(path: Path, while_free: Callable[[], None] | None = None) -> str:
+    """Whether a worker's lock file is missing, held (its owner lives) or free (its owner
+    is gone): a free lock is taken for the moment of the test, and `while_free` runs then."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return MISSING
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return HELD
+            raise
+        if while_free is not None:
+            while_free()
+        return FREE
+    finally:
+        os.close(fd)  # the lock taken for the test goes with the descriptor
 
 
 _live_in_process: set[str] = set()
@@ -122,15 +136,21 @@ class InProcessLiveness:
 
     def __init__(self, worker_id: str):
         self.worker_id = worker_id
+        self._released = False
 
     @property
     def held(self) -> bool:
         return self.worker_id in _live_in_process
 
     def hold(self) -> bool:
+        if self._released:
+            return False
         with _live_lock:
             _live_in_process.add(self.worker_id)
         return True
+
+    def confirm(self, session: Session) -> bool:
+        return self.held
 
     def is_dead(self, session: Session, worker_id: str) -> bool:
         if key_of(worker_id) is None or worker_id == self.worker_id:
@@ -142,5 +162,6 @@ class InProcessLiveness:
         pass
 
     def release(self) -> None:
+        self._released = True
         with _live_lock:
             _live_in_process.discard(self.worker_id)

@@ -34,12 +34,19 @@ _CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interva
 _SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5", "SET tcp_keepalives_count = 3")
 
 
+# a session advisory lock on one bigint key: classid holds its high 32 bits, objid the low
+_LOCK_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+    "AND pid = :pid AND ((classid::bigint << 32) | objid::bigint) = :key)")
+
+
 class AdvisoryLockLiveness:
     def __init__(self, engine: Engine, worker_id: str):
         self.worker_id = worker_id
         self.key = key_of(worker_id)
         self._engine = create_engine(engine.url, poolclass=NullPool, connect_args=_CLIENT_KEEPALIVES)
         self._connection: Connection | None = None
+        self._backend_pid: int | None = None  # the lock connection's server process
         self._held = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -53,7 +60,7 @@ class AdvisoryLockLiveness:
         with self._lock:
             if not self._held and not self._stop.is_set():
                 self._connect()
-        if self._watch is None and not self._stop.is_set():
+        if (self._watch is None or not self._watch.is_alive()) and not self._stop.is_set():
             self._watch = threading.Thread(target=self._keep, name="liveness", daemon=True)
             self._watch.start()
         return self._held
@@ -66,6 +73,7 @@ class AdvisoryLockLiveness:
                 connection.exec_driver_sql(setting)
             # "try": a process testing whether we are dead holds the key for a moment
             got = connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
+            backend_pid = connection.scalar(text("SELECT pg_backend_pid()"))
             connection.commit()
         except Exception as exc:
             log.warning("liveness: could not take this worker's lock: %s", type(exc).__name__)
@@ -73,27 +81,46 @@ class AdvisoryLockLiveness:
         if not got:
             connection.close()
             return
-        self._connection, self._held = connection, True
+        self._connection, self._backend_pid, self._held = connection, backend_pid, True
+
+    def confirm(self, session: Session) -> bool:
+        """Asked of the server in `session` (one small query): `held` only changes when the
+        watchdog's ping notices, up to PING_INTERVAL after the session ended."""
+        pid = self._backend_pid
+        if not self._held or pid is None:
+            return False
+        held = bool(session.scalar(_LOCK_HELD, {"pid": pid, "key": self.key}))
+        if not held and self._backend_pid == pid:
+            self._held = False  # the next hold() connects again at once, not at the next ping
+            log.error("liveness: this process's lock is gone (its database session ended); "
+                      "not claiming or sending until it is back")
+        return held
 
     def _keep(self) -> None:
         """Notice a lost connection (the lock went with it): stop claiming, then take the
         lock again. Claims another process took over meanwhile are no longer ours."""
         while not self._stop.wait(PING_INTERVAL):
-            with self._lock:
-                if self._stop.is_set():
+            try:
+                self._check_or_reconnect()
+            except Exception:  # the watchdog must outlive any one round
+                log.exception("liveness: watchdog round failed; trying again")
+
+    def _check_or_reconnect(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            if self._held:
+                try:
+                    self._connection.exec_driver_sql("SELECT 1")
+                    self._connection.commit()
                     return
-                if self._held:
-                    try:
-                        self._connection.exec_driver_sql("SELECT 1")
-                        self._connection.commit()
-                        continue
-                    except Exception as exc:
-                        self._held = False
-                        log.error("liveness: lost the database connection that holds this process's lock (%s); "
-                                  "not claiming work until it is back", type(exc).__name__)
-                self._connect()
-                if self._held:
-                    log.warning("liveness: holding this process's lock again")
+                except Exception as exc:
+                    self._held = False
+                    log.error("liveness: lost the database connection that holds this process's lock (%s); "
+                              "not claiming work until it is back", type(exc).__name__)
+            self._connect()
+            if self._held:
+                log.warning("liveness: holding this process's lock again")
 
     def is_dead(self, session: Session, worker_id: str) -> bool:
         key = key_of(worker_id)
