@@ -264,11 +264,16 @@ def test_serve_started_while_slack_is_unreachable_waits_for_it_and_then_serves(t
     with FakeSlack(token=TOKEN) as sim:
         sim.add_channel(SUPPORT, "support")
         server = sim.enable_socket_mode()
-        sim.outage(status=503, seconds=4.0)  # every Web API call, auth.test included
+        sim.outage(status=503, seconds=120)  # every Web API call, auth.test included
         process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
                                    env=serve_env(sim, f"sqlite:///{tmp_path / 'late.db'}", sim.app_token),
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
+            # Slack comes back only once serve has been refused twice (a slow start can't
+            # outlast the outage and skip the waiting)
+            sim.wait_for(lambda: sum(1 for c in sim.calls if c.status == 503) >= 2, timeout=60,
+                         message="serve trying Slack during the outage")
+            sim.clear_faults()
             server.wait_for_connections(1, timeout=60)
             assert process.poll() is None
             SocketModeDriver(sim).command(AGENT, SUPPORT, "help")
