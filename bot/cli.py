@@ -71,10 +71,14 @@ def _serve(args) -> int:
     settings = load_settings()
     configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or ""])
     socket_mode = settings.socket_mode and not args.http
+    # a refused token stops here, before the database and scheduler; an unreachable Slack is waited for
     if socket_mode:
         from bot.socket_mode import check_app_token
 
-        check_app_token(settings)  # a refused token stops here, before the database and scheduler
+        check_app_token(settings)
+    from bot.bot_token import check_bot_token
+
+    check_bot_token(settings)
     runtime = build_runtime(settings)
     try:
         app = build_app(runtime)

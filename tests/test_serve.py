@@ -79,3 +79,50 @@ def test_serve_stops_cleanly_and_never_logs_secrets(served):
     assert "serving Slack on http://127.0.0.1" in output
     assert TOKEN not in output and SECRET not in output
     assert TOKEN[:10] not in output
+
+
+def serve_http_process(sim: FakeSlack, tmp_path, token: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "SLACK_BOT_TOKEN": token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": sim.url,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'start.db'}"}
+    env.pop("SLACK_APP_TOKEN", None)
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_refused_bot_token_stops_serve_with_one_line_naming_the_setting(tmp_path):
+    wrong = "xoxb-wrong-token-987654"
+    with FakeSlack(token=TOKEN) as sim:
+        process = serve_http_process(sim, tmp_path, wrong, free_port())
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip() == ("escalator: SLACK_BOT_TOKEN was refused by Slack (invalid_auth): "
+                              "the bot token is wrong or was revoked")
+    assert "Traceback" not in stdout + stderr and "wrong-token" not in stdout + stderr
+    assert not (tmp_path / "start.db").exists()  # refused before the database was touched
+
+
+def test_serve_http_started_while_slack_is_unreachable_waits_for_it_then_serves(tmp_path):
+    port = free_port()
+    with FakeSlack(token=TOKEN) as sim:
+        sim.outage(status=503, seconds=120)
+        process = serve_http_process(sim, tmp_path, TOKEN, port)
+        try:
+            sim.wait_for(lambda: sim.count("auth.test", status=503) >= 2, timeout=60,
+                         message="serve trying auth.test during the outage")
+            assert process.poll() is None  # still waiting, not dead
+            sim.clear_faults()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if get(f"http://127.0.0.1:{port}/healthz") == 200:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline and process.poll() is None, "serve never became healthy"
+                time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0, stderr
+    assert "not connected to Slack: could not check SLACK_BOT_TOKEN (service_unavailable)" in stderr
+    assert "Traceback" not in stdout + stderr
