@@ -181,3 +181,38 @@ def test_slack_refusing_the_app_token_later_stops_serve_with_one_line_and_exit_2
     assert last.startswith("escalator: SLACK_APP_TOKEN was refused by Slack (missing_scope)"), output
     assert "Traceback" not in output
     assert sim.app_token not in output and TOKEN not in output
+
+
+# --- Several processes on PostgreSQL: the liveness lock's connection -------------------
+
+@pytest.fixture
+def postgres_url():
+    from tests.conftest import postgres_schema_url
+
+    yield from postgres_schema_url()
+
+
+def test_the_liveness_lock_is_held_on_a_connection_the_server_probes_with_keepalives(postgres_url):
+    """README: the server probes that connection every few seconds, so a host that vanishes
+    is noticed in ~25 s (idle 10 s, then 3 probes 5 s apart)."""
+    from sqlalchemy import create_engine, text
+
+    from bot.liveness import liveness_for
+
+    engine = create_engine(postgres_url)
+    liveness = liveness_for(engine)
+    assert liveness.hold()
+    try:
+        with engine.connect() as other:
+            holders = other.scalars(text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+                "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": liveness.key}).all()
+            assert len(holders) == 1 and holders[0] != other.scalar(text("SELECT pg_backend_pid()"))
+        with liveness._lock:  # the lock's own session (its watcher pings it under this lock)
+            settings = {name: liveness._connection.exec_driver_sql(f"SHOW {name}").scalar()
+                        for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
+            liveness._connection.commit()
+    finally:
+        liveness.release()
+        engine.dispose()
+    assert settings == {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
