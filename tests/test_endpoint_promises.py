@@ -183,6 +183,22 @@ def test_slack_refusing_the_app_token_later_stops_serve_with_one_line_and_exit_2
     assert sim.app_token not in output and TOKEN not in output
 
 
+def test_socket_mode_retries_back_off_from_at_once_to_at_most_10_s():
+    """README: failed attempts are retried with a jittered backoff capped at 10 s; a silent
+    connection is one with no pong within 1.5 s of a ping sent every second."""
+    import inspect
+
+    from bot.socket_mode import Supervisor, check_app_token
+    from bot.socket_mode.backoff import retry_delay
+
+    supervisor = inspect.signature(Supervisor).parameters
+    assert supervisor["max_backoff"].default == 10
+    assert inspect.signature(check_app_token).parameters["max_backoff"].default == 10
+    assert (supervisor["ping_interval"].default, supervisor["ping_timeout"].default) == (1.0, 1.5)
+    delays = [retry_delay(failures, supervisor["max_backoff"].default) for failures in range(40)]
+    assert delays[0] < 1.5 and max(delays) == delays[-1] == 10
+
+
 # --- Several processes on PostgreSQL: the liveness lock's connection -------------------
 
 @pytest.fixture
