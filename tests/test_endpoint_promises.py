@@ -26,6 +26,7 @@ from bot.simulator import FakeSlack
 from tests.harness import AGENT, SUPPORT, TOKEN
 from tests.http_probes import connect, read_status, recorded_logs, wait_closed
 from tests.socket_harness import SocketModeHarness
+from tests.test_serve import served  # noqa: F401  (a real serve --http process on SQLite)
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -197,6 +198,26 @@ def test_socket_mode_retries_back_off_from_at_once_to_at_most_10_s():
     assert (supervisor["ping_interval"].default, supervisor["ping_timeout"].default) == (1.0, 1.5)
     delays = [retry_delay(failures, supervisor["max_backoff"].default) for failures in range(40)]
     assert delays[0] < 1.5 and max(delays) == delays[-1] == 10
+
+
+# --- SQLite: a second process beside serve -------------------------------------------
+
+def test_db_upgrade_beside_a_running_serve_on_sqlite_works_and_serve_goes_on(served):  # noqa: F811
+    """README (How delivery works): SQLite keeps one lock file per worker rather than
+    refusing a second process on one file, so `escalator db upgrade` beside `serve` works."""
+    from bot.simulator import SlackDriver
+    from tests.test_serve import SECRET, get
+
+    sim, base, process, database = served
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "SLACK_BOT_TOKEN": TOKEN,
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": sim.url}
+    env.pop("SLACK_APP_TOKEN", None)
+    upgrade = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    assert "up to date" in upgrade.stdout + upgrade.stderr
+    assert process.poll() is None and get(base + "/healthz") == 200
+    assert SlackDriver(base + "/slack/events", SECRET, sim).command(AGENT, SUPPORT, "help").status == 200
 
 
 # --- Several processes on PostgreSQL: the liveness lock's connection -------------------
