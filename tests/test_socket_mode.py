@@ -283,6 +283,7 @@ def test_serve_started_while_slack_is_unreachable_waits_for_it_and_then_serves(t
             output = process.communicate(timeout=15)[0]
     assert process.returncode == 0, output
     assert "Socket Mode: not connected to Slack" in output and "Traceback" not in output
+    assert "Socket Mode: connected to Slack" in output.split("Socket Mode: not connected to Slack")[-1]
 
 
 def test_an_envelope_we_refuse_is_acked_once_and_changes_nothing(sqlite_socket_harness, caplog):
