@@ -135,6 +135,11 @@ class AdvisoryLockLiveness:
         self._stop.set()
         with self._lock:
             self._held = False
+            if self._connection is not None:
+                try:  # at once: closing alone leaves it to the backend's exit, which can lag behind
+                    self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                except Exception:
+                    pass
             self._close()
         if self._watch is not None and self._watch is not threading.current_thread():
             self._watch.join(timeout=5)
