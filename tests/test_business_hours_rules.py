@@ -77,3 +77,10 @@ def test_weekday_names_are_not_case_sensitive():
     assert shouting.is_open(datetime(2026, 2, 9, 10, tzinfo=BERLIN))  # Monday
     assert shouting.is_open(datetime(2026, 2, 10, 10, tzinfo=BERLIN))  # Tuesday
     assert not shouting.is_open(datetime(2026, 2, 11, 10, tzinfo=BERLIN))  # Wednesday
+
+
+def test_at_closing_time_sharp_the_desk_is_closed_until_the_next_morning():
+    office = BusinessCalendar(BusinessHours(WORKWEEK, "09:00", "17:00"), BERLIN)
+    closing = datetime(2026, 2, 9, 17, tzinfo=BERLIN)  # Monday 17:00:00
+    assert not office.is_open(closing)
+    assert office.next_open(closing) == datetime(2026, 2, 10, 9, tzinfo=BERLIN)
