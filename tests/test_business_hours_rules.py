@@ -84,3 +84,8 @@ def test_at_closing_time_sharp_the_desk_is_closed_until_the_next_morning():
     closing = datetime(2026, 2, 9, 17, tzinfo=BERLIN)  # Monday 17:00:00
     assert not office.is_open(closing)
     assert office.next_open(closing) == datetime(2026, 2, 10, 9, tzinfo=BERLIN)
+
+
+def test_a_target_that_runs_out_at_closing_time_is_due_at_closing_time():
+    office = BusinessCalendar(BusinessHours(WORKWEEK, "09:00", "17:00"), BERLIN)
+    assert office.add(datetime(2026, 2, 9, 16, tzinfo=BERLIN), H) == datetime(2026, 2, 9, 17, tzinfo=BERLIN)
