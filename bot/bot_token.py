@@ -4,13 +4,12 @@ be reached, `serve` waits for it rather than dying in Bolt's start-up auth.test.
 from __future__ import annotations
 
 import logging
-import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings
-from bot.socket_mode.backoff import retry_delay
+from bot.socket_mode.backoff import keep_trying
 
 log = logging.getLogger("escalator")
 
@@ -33,20 +32,14 @@ class BotTokenRefused(ConfigError):
 
 def check_bot_token(settings: Settings, *, max_backoff: float = 10.0) -> None:
     client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5, retry_handlers=[])
-    failures = 0
-    while True:
+
+    def auth_test() -> None:
         try:
             client.auth_test()
-            return
         except SlackApiError as error:
             code = str(error.response.get("error", "")) if error.response is not None else ""
             if code in _REFUSALS:
                 raise BotTokenRefused(code) from None
-            reason = code or f"HTTP {getattr(error.response, 'status_code', '?')}"
-        except Exception as error:  # Slack unreachable: not the operator's setting
-            reason = type(error).__name__
-        delay = retry_delay(failures, max_backoff)
-        failures += 1
-        log.warning("not connected to Slack: could not check SLACK_BOT_TOKEN (%s); next attempt in %.1f s",
-                    reason, delay)
-        time.sleep(delay)
+            raise
+
+    keep_trying(auth_test, "not connected to Slack: could not check SLACK_BOT_TOKEN", log, max_backoff)

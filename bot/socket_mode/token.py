@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings
-from bot.socket_mode.backoff import retry_delay
+from bot.socket_mode.backoff import keep_trying
 
 log = logging.getLogger("escalator.socket_mode")
 
@@ -54,16 +53,5 @@ def check_app_token(settings: Settings, *, max_backoff: float = 10.0) -> None:
     Slack can't be reached this keeps trying: in Socket Mode the bot can do nothing
     without it, and the start-up (Bolt's auth.test) would fail."""
     client = app_client(settings)
-    failures = 0
-    while True:
-        try:
-            open_connection_url(client)
-            return
-        except AppTokenRefused:
-            raise
-        except Exception as error:  # Slack unreachable: not the operator's setting
-            delay = retry_delay(failures, max_backoff)
-            failures += 1
-            log.warning("Socket Mode: not connected to Slack: could not reach it to check SLACK_APP_TOKEN "
-                        "(%s); next attempt in %.1f s", type(error).__name__, delay)
-            time.sleep(delay)
+    keep_trying(lambda: open_connection_url(client),
+                "Socket Mode: not connected to Slack: could not reach it to check SLACK_APP_TOKEN", log, max_backoff)
