@@ -4,12 +4,10 @@ from __future__ import annotations
 import logging
 
 from bot.runtime import Runtime
+from bot.thread_messages import person_in_thread
 from handlers.middleware import deduplicate_events
 
 log = logging.getLogger("escalator.handlers")
-
-# Message events that aren't a person writing something new.
-IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 
 
 def register(app, runtime: Runtime) -> None:
@@ -36,16 +34,13 @@ def register(app, runtime: Runtime) -> None:
     @app.event("message", middleware=once)
     @acked_then_handled
     def thread_reply(event):
-        if event.get("subtype") == "message_changed":
-            edited = event.get("message") or {}
-            if edited.get("user") and not edited.get("bot_id"):
-                desk.note_edited(event["channel"], edited.get("ts", ""), edited.get("text", ""))
+        message = person_in_thread(event)
+        if message is None:
             return
-        thread_ts, user, ts = event.get("thread_ts"), event.get("user"), event.get("ts")
-        if (not thread_ts or not ts or thread_ts == ts or not user or event.get("bot_id")
-                or event.get("subtype") in IGNORED_SUBTYPES):
-            return
-        desk.reply_in_thread(event["channel"], thread_ts, user, event.get("text", ""), ts)
+        if message.edited:
+            desk.note_edited(message.channel, message.ts, message.text)
+        else:
+            desk.reply_in_thread(message.channel, message.thread_ts, message.user, message.text, message.ts)
 
     @app.event("app_home_opened", middleware=once)
     @acked_then_handled
