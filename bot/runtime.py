@@ -20,6 +20,10 @@ from bot.desk import EscalationDesk
 from bot.facts import FactUpdates
 from bot.listing import TicketListing
 from bot.events import EventLedger
+from bot.metrics import Metrics
+from bot.metrics.database import DatabaseGauges
+from bot.metrics.requests import MeasuredApp
+from bot.metrics.slack_client import MeasuredWebClient
 from bot.home import HomeTab
 from bot.sla.digest import DailyDigest
 from bot.sla.sweep import SlaSweep
@@ -46,6 +50,7 @@ class Runtime:
     digest: DailyDigest
     why: WhyReport
     worker: OutboxWorker
+    metrics: Metrics = field(default_factory=Metrics)
     app: App | None = None
     background: list = field(default_factory=list)
 
@@ -57,9 +62,10 @@ class Runtime:
         self.engine.dispose()
 
 
-def interactive_client(settings: Settings) -> WebClient:
+def interactive_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
     """For answers to the person acting now: one quick retry, never a long sleep."""
-    return WebClient(
+    return MeasuredWebClient(
+        metrics=metrics or Metrics(),
         token=settings.bot_token,
         base_url=settings.slack_api_url,
         timeout=5,
@@ -68,9 +74,10 @@ def interactive_client(settings: Settings) -> WebClient:
     )
 
 
-def outbox_client(settings: Settings) -> WebClient:
+def outbox_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
     """The worker schedules its own retries (Retry-After, backoff), so no sleeping here."""
-    return WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+    return MeasuredWebClient(metrics=metrics or Metrics(), token=settings.bot_token, base_url=settings.slack_api_url,
+                             timeout=10, retry_handlers=[])
 
 
 def build_runtime(settings: Settings, *, policy: Policy | None = None,
@@ -83,14 +90,17 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     desk = EscalationDesk(sessions, policy)
     home = HomeTab(sessions, policy)
     desk.on_change.append(home.refresh_for)
-    worker = OutboxWorker(sessions, outbox_client(settings), delivery,
-                          renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
+    metrics = Metrics()
+    worker = OutboxWorker(sessions, outbox_client(settings, metrics), delivery,
+                          renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload},
+                          metrics=metrics)
+    metrics.registry.register(DatabaseGauges(sessions, policy, worker.worker_id))
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    deescalation=Deescalation(desk), assignment=Assignment(desk), facts=FactUpdates(desk),
                    listing=TicketListing(sessions, policy),
                    events=EventLedger(sessions, worker.liveness), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
-                   why=WhyReport(sessions, policy, desk), worker=worker)
+                   why=WhyReport(sessions, policy, desk), worker=worker, metrics=metrics)
 
 
 def build_app(runtime: Runtime) -> App:
@@ -98,13 +108,14 @@ def build_app(runtime: Runtime) -> App:
     (each one is a short transaction), so the HTTP answer needs no polling loop."""
     import handlers
 
-    app = App(
-        client=interactive_client(runtime.settings),
+    app = MeasuredApp(
+        client=interactive_client(runtime.settings, runtime.metrics),
         signing_secret=runtime.settings.signing_secret,
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # to handlers.errors.bolt_error: one warning line
         logger=logging.getLogger("escalator.bolt"),
     )
+    app.metrics = runtime.metrics
     handlers.register(app, runtime)
     runtime.app = app
     return app

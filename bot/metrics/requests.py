@@ -1,0 +1,44 @@
+"""Request latency by kind and handler, measured around Bolt's dispatch: the same for
+HTTP (bot.http) and Socket Mode (bot.socket_mode), from the parsed request to the answer."""
+from __future__ import annotations
+
+import time
+
+from slack_bolt import App, BoltRequest, BoltResponse
+
+from bot.metrics import Metrics
+
+_KINDS = {"block_actions": "action", "view_submission": "view", "view_closed": "view",
+          "shortcut": "shortcut", "message_action": "shortcut", "event_callback": "event",
+          "block_suggestion": "options"}
+
+
+def kind_and_handler(body: dict) -> tuple[str, str]:
+    """What Bolt routed on. The handler is only used as a label when a listener took the
+    request (our own ids, a fixed set); see MeasuredApp."""
+    if "command" in body:
+        return "command", str(body["command"])
+    kind = _KINDS.get(str(body.get("type")), "other")
+    if kind == "action":
+        return kind, str((body.get("actions") or [{}])[0].get("action_id"))
+    if kind == "view":
+        return kind, str((body.get("view") or {}).get("callback_id"))
+    if kind == "event":
+        return kind, str((body.get("event") or {}).get("type"))
+    return kind, str(body.get("callback_id") or body.get("type"))
+
+
+class MeasuredApp(App):
+    """Bolt's App, timing each dispatch. A request no listener took is labelled
+    `unhandled`, so a sender can't mint label values."""
+
+    metrics: Metrics | None = None
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        started = time.perf_counter()
+        response = super().dispatch(req)
+        if self.metrics is not None and isinstance(req.body, dict):
+            kind, handler = kind_and_handler(req.body)
+            self.metrics.request(kind, handler if response.status != 404 else "unhandled",
+                                 time.perf_counter() - started)
+        return response
