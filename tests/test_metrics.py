@@ -2,6 +2,10 @@
 an escalation, an SLA warning and breach, a Slack outage and a 429 (docs/operations.md)."""
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,9 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.ids import ActionId
 from bot.models import utcnow
+from bot.simulator import FakeSlack, SocketModeDriver
 from bot.simulator.models import iter_elements
 from schedules.sla import sweep_sla
-from tests.harness import AGENT2, CHANNELS, SECRET, TOKEN, Harness
+from tests.harness import AGENT, AGENT2, CHANNELS, SECRET, SUPPORT, TOKEN, Harness
 from tests.test_sla import short_policy, ticket_row
 
 SUMMARY = "Checkout 500s for the Zanzibar account, password hunter2-do-not-log"
@@ -150,3 +155,50 @@ def test_operations_routes_refuse_other_methods(database_url, path):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 405
+
+
+def test_serve_in_socket_mode_serves_metrics_on_the_metrics_port(tmp_path):
+    """`escalator serve --metrics-port P` as operators run it: a real process in Socket Mode,
+    whose envelopes are counted like HTTP requests."""
+    from tests.ports import free_port
+    from tests.test_socket_mode import serve_env
+
+    port = free_port()
+    with FakeSlack(token=TOKEN) as sim:
+        sim.add_channel(SUPPORT, "support")
+        server = sim.enable_socket_mode()
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                                    "--metrics-port", str(port)],
+                                   env=serve_env(sim, f"sqlite:///{tmp_path / 'socket.db'}", sim.app_token),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            server.wait_for_connections(1, timeout=60)
+            SocketModeDriver(sim).command(AGENT, SUPPORT, "help")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+                text = answer.read().decode()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+                assert answer.status == 200
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=15)[0]
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert value(samples, "escalator_slack_request_duration_seconds_count", kind="command", handler="/escalate") == 1
+    assert value(samples, "escalator_database_up") == 1
+    assert process.returncode == 0, output
+    assert f"serving /metrics and /healthz on http://127.0.0.1:{port}" in output
+
+
+def test_a_metrics_port_that_is_taken_stops_serve_with_one_line(tmp_path):
+    from tests.test_socket_mode import serve_env
+
+    with FakeSlack(token=TOKEN) as sim, socket.create_server(("127.0.0.1", 0)) as taken:
+        sim.enable_socket_mode()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                                 "--metrics-port", str(port)],
+                                env=serve_env(sim, f"sqlite:///{tmp_path / 'taken.db'}", sim.app_token),
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"escalator: --metrics-port {port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -12,13 +12,15 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
 from bot.slack_errors import FailureKind, SlackFailure
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "ALERT_MARK"]
+
+disable_created_metrics()  # the *_created series double every counter and histogram for no one's use
 
 # An outbox payload key naming the SLA alert a row carries ({"kind", "due"}); the sender
 # takes it out before the call, and delivery reports the alert's lateness from it.
