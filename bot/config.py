@@ -28,6 +28,7 @@ class Settings:
     policy_path: str | None = None
     port: int = 3000
     max_body: int = DEFAULT_MAX_BODY
+    log_format: str = "text"  # or json: one JSON object per line
 
     @property
     def socket_mode(self) -> bool:
@@ -84,6 +85,10 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
 
     max_body = _byte_size("ESCALATOR_MAX_BODY", text("ESCALATOR_MAX_BODY"), DEFAULT_MAX_BODY)
 
+    log_format = (text("ESCALATOR_LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"ESCALATOR_LOG_FORMAT must be text or json, got {text('ESCALATOR_LOG_FORMAT')!r}")
+
     return Settings(
         bot_token=bot_token,
         signing_secret=signing_secret,
@@ -93,6 +98,7 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
         policy_path=policy_path,
         port=port,
         max_body=max_body,
+        log_format=log_format,
     )
 
 

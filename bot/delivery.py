@@ -35,11 +35,12 @@ from bot import outbox
 from bot.db import transaction
 from bot.liveness import Liveness, liveness_for
 from bot.liveness.takeover import take_over_dead_claims
+from bot.logging_setup import log_context
 from bot.metrics import Metrics
 from bot.models import PENDING, ChannelPacing, OutboxMessage, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
 from bot.delivery_records import DeliveryRecords
-from bot.slack_send import NotOurs, RenderFailed, Renderer, SlackSender
+from bot.slack_send import Job, NotOurs, RenderFailed, Renderer, SlackSender
 
 log = logging.getLogger("escalator.delivery")
 
@@ -308,6 +309,11 @@ class OutboxWorker:
             return
         if job is None:
             return
+        with log_context(ticket=job.ticket_key, slack_method=job.method, event="delivery"):
+            self._send(job)
+
+    def _send(self, job: Job) -> None:
+        row_id = job.row_id
         try:
             result = self.sender.deliver(job)
         except NotOurs:  # others may already be taking this row over: leave it to them

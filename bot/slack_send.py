@@ -52,6 +52,7 @@ class Job:
     link_ts: str | None
     link_permalink: str | None
     alert: dict | None = None  # the SLA alert this row carries (kind, due): for its lateness
+    ticket_key: str | None = None  # for the log lines of its send
 
 
 Renderer = Callable[[Session, dict], dict]
@@ -98,6 +99,7 @@ class SlackSender:
                 link_message_id=link.id if link else None,
                 link_channel=link.channel if link else None, link_ts=link.ts if link else None,
                 link_permalink=link.permalink if link else None, alert=alert,
+                ticket_key=f"ESC-{row.ticket_id}" if row.ticket_id else None,
             )
 
     def _fetch_permalink(self, job: Job) -> str:

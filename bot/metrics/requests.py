@@ -6,6 +6,7 @@ import time
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
+from bot.logging_setup import log_context
 from bot.metrics import Metrics
 
 _KINDS = {"block_actions": "action", "view_submission": "view", "view_closed": "view",
@@ -36,9 +37,10 @@ class MeasuredApp(App):
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         started = time.perf_counter()
-        response = super().dispatch(req)
-        if self.metrics is not None and isinstance(req.body, dict):
-            kind, handler = kind_and_handler(req.body)
+        kind, handler = kind_and_handler(req.body) if isinstance(req.body, dict) else ("other", "other")
+        with log_context(event=f"{kind} {handler}"):  # the ticket is added once parsed (handlers.middleware)
+            response = super().dispatch(req)
+        if self.metrics is not None:
             self.metrics.request(kind, handler if response.status != 404 else "unhandled",
                                  time.perf_counter() - started)
         return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.web.slack_response import SlackResponse
 
+from bot.logging_setup import log_context
 from bot.metrics import Metrics
 from bot.slack_errors import classify
 
@@ -16,7 +17,8 @@ class MeasuredWebClient(WebClient):
 
     def api_call(self, api_method: str, **kwargs) -> SlackResponse:  # type: ignore[override]
         try:
-            return super().api_call(api_method, **kwargs)
+            with log_context(slack_method=api_method):
+                return super().api_call(api_method, **kwargs)
         except Exception as exc:
             self.metrics.slack_error(api_method, classify(exc))
             raise

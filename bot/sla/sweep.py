@@ -22,6 +22,7 @@ from bot.db import transaction
 from bot.metrics import ALERT_MARK
 from bot.desk import EscalationDesk
 from bot.durations import format_duration
+from bot.logging_setup import log_context
 from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.rendering import render
@@ -81,7 +82,9 @@ class SlaSweep:
             with session.no_autoflush:
                 for notice in notices:
                     if notice.key in won:
-                        self._send(session, notice, now, result, batch)
+                        with log_context(ticket=notice.ticket.key, ticket_level=notice.clock.level,
+                                         event=f"sla.{notice.kind}"):
+                            self._send(session, notice, now, result, batch)
             return len(tickets)
 
     def _decide(self, session: Session, ticket: Ticket, clock: SlaClock, now: datetime,
