@@ -14,6 +14,12 @@ MAX_SUMMARY = 20_000  # stored whole; messages cut it to fit Block Kit
 MAX_CUSTOMER = 200
 MAX_LONG_TEXT = 3000
 MAX_REVENUE = Decimal("1e12")
+SLACK_TEXT_INPUT_CAP = 3000  # Slack refuses a plain_text_input whose max_length is more
+# Each typed input's max_length in our modals, so Slack shows the limit while the person
+# types (the checks above stay: a request need not come from our modal). The summary is
+# stored up to MAX_SUMMARY (a long message sent to the shortcut), but typed up to Slack's cap.
+INPUT_LIMITS = {"summary": SLACK_TEXT_INPUT_CAP, "customer": MAX_CUSTOMER, "long_text": MAX_LONG_TEXT,
+                "revenue": len("999,999,999,999.99") + 12}  # under MAX_REVENUE, with room for spaces
 _URL = re.compile(r"^https?://[^\s<>|]{3,2000}$")
 
 
