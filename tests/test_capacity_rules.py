@@ -2,7 +2,6 @@
 management at the next arrival; a level without a capacity never does."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,16 +10,11 @@ from sqlalchemy import select
 from bot.capacity import CapacityWatch
 from bot.db import make_engine, make_session_factory, transaction, upgrade
 from bot.models import OutboxMessage, Ticket, TicketStatus
-from bot.policy import load_policy
-from tests.harness import CHANNELS, Harness
+from tests.harness import CHANNELS, Harness, with_level_setting
 
 
 def with_capacity(**by_level):
-    policy = load_policy()
-    levels = dict(policy.levels)
-    for key, capacity in by_level.items():
-        levels[key] = replace(levels[key], capacity=capacity)
-    return replace(policy, levels=levels)
+    return with_level_setting("capacity", by_level)
 
 
 def overflow_notices(running) -> list[str]:

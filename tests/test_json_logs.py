@@ -17,19 +17,11 @@ from bot.config import ConfigError, load_settings
 from bot.logging_setup import configure_logging, log_context
 from bot.simulator import FakeSlack, SlackDriver
 from tests.harness import SUPPORT
+from tests.test_logging import restore_logging  # noqa: F401  (the root logger put back after each test)
 from tests.ports import free_port
 
 TOKEN = "xoxb-json-log-token-0123456789"
 SECRET = "json-log-signing-secret-abcdef"
-
-
-@pytest.fixture
-def restore_logging():
-    root, sdk = logging.getLogger(), logging.getLogger("slack_sdk")
-    saved = (root.handlers[:], root.level, sdk.level)
-    yield
-    root.handlers[:], root.level = saved[0], saved[1]
-    sdk.setLevel(saved[2])
 
 
 def test_each_line_is_one_json_object_with_its_context_and_no_secret(capsys, restore_logging):
