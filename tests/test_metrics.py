@@ -107,7 +107,7 @@ def test_metrics_after_an_escalation_a_warning_a_breach_an_outage_and_a_429(data
     assert value(samples, "escalator_database_up") == 1
     assert value(samples, "escalator_open_tickets", level="tier1", severity="P2") == 1
     assert total(samples, "escalator_open_tickets") == 1
-    assert value(samples, "escalator_open_tickets", level="tier3", severity="P1") == 0  # every pair is shown
+    assert samples[("escalator_open_tickets", (("level", "tier3"), ("severity", "P1")))] == 0  # every pair is shown
     assert value(samples, "escalator_outbox_pending_messages") == 0
     assert value(samples, "escalator_outbox_oldest_pending_age_seconds") == 0
     # never a secret or what a person typed
@@ -143,9 +143,12 @@ def test_a_request_no_listener_takes_is_labelled_unhandled_not_by_its_ids(databa
         answer = bot.driver.click(AGENT2, CHANNELS["tier1"], briefing.ts, "made.up.action-for-metrics",
                                   value=acknowledge["value"], block_id="ticket_actions")
         assert answer.status == 404
+        forged = bot.driver.click(AGENT2, CHANNELS["tier1"], briefing.ts, "forged.action-for-metrics",
+                                  value="not-a-value-we-wrote", block_id="ticket_actions")
+        assert forged.status == 400
         text, samples = scrape(bot)
-    assert value(samples, "escalator_slack_request_duration_seconds_count", kind="action", handler="unhandled") == 1
-    assert "made.up.action-for-metrics" not in text
+    assert value(samples, "escalator_slack_request_duration_seconds_count", kind="action", handler="unhandled") == 2
+    assert "made.up.action-for-metrics" not in text and "forged.action-for-metrics" not in text
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/healthz"])

@@ -30,8 +30,9 @@ def kind_and_handler(body: dict) -> tuple[str, str]:
 
 
 class MeasuredApp(App):
-    """Bolt's App, timing each dispatch. A request no listener took is labelled
-    `unhandled`, so a sender can't mint label values."""
+    """Bolt's App, timing each dispatch. A request no listener took, or one refused
+    (4xx: a value we never wrote), is labelled `unhandled`, so a sender can't mint
+    label values."""
 
     metrics: Metrics | None = None
 
@@ -41,6 +42,6 @@ class MeasuredApp(App):
         with log_context(event=f"{kind} {handler}"):  # the ticket is added once parsed (handlers.middleware)
             response = super().dispatch(req)
         if self.metrics is not None:
-            self.metrics.request(kind, handler if response.status != 404 else "unhandled",
+            self.metrics.request(kind, "unhandled" if 400 <= response.status < 500 else handler,
                                  time.perf_counter() - started)
         return response
