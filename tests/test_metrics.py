@@ -58,19 +58,20 @@ def wait_until(moment) -> None:
 def test_metrics_after_an_escalation_a_warning_a_breach_an_outage_and_a_429(database_url):
     severities = dict(short_policy().severities)
     policy = short_policy(warn_at=0.5, time_limits={"tier1": "1h", "tier2": "1h"})
-    policy = replace(policy, severities={**severities, "P2": replace(severities["P2"], response=timedelta(seconds=3),
+    # 10 s: the warning (at 5 s) leaves a loaded machine 5 s to sweep before the breach is due
+    policy = replace(policy, severities={**severities, "P2": replace(severities["P2"], response=timedelta(seconds=10),
                                                                      update_every=None)})
     with Harness(database_url, policy=policy) as bot:
         key = bot.new_ticket(Summary=SUMMARY, Customer=CUSTOMER, Severity="P2", **{"Business risk": ["VIP customer"]})
         briefing = bot.briefing(key)
         opened = ticket_row(bot).created_at
 
-        wait_until(opened + timedelta(seconds=1.6))  # past the warning (50% of 3 s)
+        wait_until(opened + timedelta(seconds=5.1))  # past the warning (50% of 10 s)
         sweep_sla(bot.runtime)
         bot.wait_thread(briefing, "warning")
 
         bot.sim.throttle_next("chat.postMessage", retry_after=2)
-        wait_until(opened + timedelta(seconds=3.1))  # past the breach
+        wait_until(opened + timedelta(seconds=10.1))  # past the breach
         bot.sim.outage(status=503, seconds=1.5, exclude=("auth.test",))
         sweep_sla(bot.runtime)
         bot.wait_thread(briefing, "breached", timeout=15)
