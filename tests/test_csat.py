@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.db import transaction
 from bot.ids import ActionId
 from bot.models import Alert, CsatResponse, TicketEvent
 from bot.policy import load_policy
@@ -127,7 +128,7 @@ def test_after_seven_days_the_score_stands(database_url):
         asked = confirmation(running)
         running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
         running.settle()
-        with running.runtime.sessions() as session, session.begin():
+        with transaction(running.runtime.sessions) as session:
             first = session.scalars(select(CsatResponse)).one().first_answered_at
             session.execute(update(CsatResponse).values(first_answered_at=first - timedelta(days=7, minutes=1)))
         running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.db import transaction
 from bot.ids import ActionId
 from bot.models import CsatResponse, utcnow
 from tests.harness import AGENT, CHANNELS, Harness
@@ -119,7 +120,7 @@ def test_after_seven_days_the_web_answer_stands(survey):
     _, token = resolved_with_draft(survey)
     page = f"{survey.server.url}/csat/{token}"
     http("POST", page, b"score=5")
-    with survey.runtime.sessions() as session, session.begin():
+    with transaction(survey.runtime.sessions) as session:
         session.execute(update(CsatResponse).values(first_answered_at=utcnow() - timedelta(days=8)))
     status, html, _ = http("POST", page, b"score=1")
     assert status == 409 and "can no longer be changed" in html
