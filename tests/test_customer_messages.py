@@ -11,7 +11,7 @@ from bot.db import transaction
 from bot.ids import ActionId
 from bot.models import SlaClock, Ticket, TicketEvent
 from bot.policy import load_policy
-from tests.harness import AGENT, AGENT2, CHANNELS, OUTSIDER, SPECIALIST, Harness
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, OUTSIDER, SPECIALIST, Harness
 from tests.test_sla import short_policy
 
 ACME = "C0ACMECONNECT"
@@ -81,6 +81,7 @@ def test_outsiders_are_refused_and_an_empty_message_is_an_inline_error(database_
         refusal = running.sim.wait_for(lambda: running.ephemeral_texts(OUTSIDER, CHANNELS["tier1"]), message="refusal")
         assert f"can update the customer on {key}" in refusal[0]
         assert not running.sim.views_opened(OUTSIDER)
+        assert running.modal_from(MANAGER, briefing, ActionId.UPDATE_CUSTOMER).title == f"Update customer {key}"
         modal = running.modal_from(AGENT2, briefing, ActionId.UPDATE_CUSTOMER)
         answer = running.driver.submit_view(AGENT2, modal.id, {"Message": "   "}, enforce_required=False)
         assert answer.json["response_action"] == "errors" and "Write the message" in answer.json["errors"]["message"]
