@@ -182,6 +182,9 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
         "management_pinged": f"management told{reason}",
         "executive_pinged": f"executive level told{reason}",
         "facts_changed": f"facts updated by {who}{reason}",
+        "customer_notified": f"customer told{reason}",
+        "customer_updated": f"customer updated by {who}{reason}",
+        "csat_answered": f"customer satisfaction{reason}",
     }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
     return Mrkdwn(text)
 
