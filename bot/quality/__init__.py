@@ -1,0 +1,1 @@
+"""The quality loop: metrics, prevention analysis, reports, CSAT (design.md §7)."""
