@@ -21,6 +21,7 @@ from bot.facts import FactUpdates
 from bot.listing import TicketListing
 from bot.events import EventLedger
 from bot.home import HomeTab
+from bot.quality.review import MonthlyReview
 from bot.sla.digest import DailyDigest
 from bot.sla.sweep import SlaSweep
 from bot.sla.why import WhyReport
@@ -46,6 +47,7 @@ class Runtime:
     digest: DailyDigest
     why: WhyReport
     worker: OutboxWorker
+    review: MonthlyReview
     app: App | None = None
     background: list = field(default_factory=list)
 
@@ -90,7 +92,8 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
                    listing=TicketListing(sessions, policy),
                    events=EventLedger(sessions, worker.liveness), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
-                   why=WhyReport(sessions, policy, desk), worker=worker)
+                   why=WhyReport(sessions, policy, desk), worker=worker,
+                   review=MonthlyReview(sessions, policy))
 
 
 def build_app(runtime: Runtime) -> App:
