@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
 
+    report = commands.add_parser("report", help="quality metrics of a month or a date range")
+    report.add_argument("--month", help="YYYY-MM (default: the last full month)")
+    report.add_argument("--from", dest="from_date", help="first day, YYYY-MM-DD (with --to)")
+    report.add_argument("--to", dest="to_date", help="last day, YYYY-MM-DD, included")
+    report.add_argument("--format", default="text", help="text (default), json or html")
+    report.add_argument("--out", help="write to this file instead of stdout")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -40,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return _db_upgrade()
         if args.command == "policy":
             return _policy_check(args.path)
+        if args.command == "report":
+            return _report(args)
         from bot.demo import run_demo
 
         return run_demo()
@@ -105,6 +114,21 @@ def _db_upgrade() -> int:
     engine.dispose()
     print(f"database is up to date ({engine.url.render_as_string(hide_password=True)})")
     return 0
+
+
+def _report(args) -> int:
+    from bot.db import make_engine, make_session_factory, upgrade
+    from bot.quality.report import run_report
+
+    settings = load_settings(need_slack=False)
+    policy = load_policy(settings.policy_path)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        return run_report(make_session_factory(engine), policy, month=args.month, from_date=args.from_date,
+                          to_date=args.to_date, fmt=args.format, out=args.out)
+    finally:
+        engine.dispose()
 
 
 def _policy_check(path: str | None) -> int:

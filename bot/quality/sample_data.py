@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from bot.models import ClockKind, SlaClock, Ticket, TicketEvent
+from bot.models import ClockKind, CsatResponse, SlaClock, Ticket, TicketEvent
 from bot.policy import Policy
 
 UTC = timezone.utc
@@ -228,9 +228,7 @@ def _clock(story: _Story, policy: Policy, ticket_id: int, severity: str, kind: s
 def _csat_columns(connection: Connection, table: str | None):
     if not table or not inspect(connection).has_table(table):
         return None
-    from sqlalchemy import MetaData, Table
-
-    return Table(table, MetaData(), autoload_with=connection)
+    return CsatResponse.__table__
 
 
 def _csat_answers(rng: random.Random, story: _Story, table) -> list[dict]:
@@ -240,7 +238,8 @@ def _csat_answers(rng: random.Random, story: _Story, table) -> list[dict]:
         return []
     moves = sum(1 for e in story.events if e["kind"] in ("escalated", "deescalated"))
     score = max(1, min(5, round(rng.gauss(4.4 - 0.45 * moves, 0.9))))
-    values = {"ticket_id": story.ticket["id"], "resolution": len(resolutions), "score": score,
-              "responder": f"UCUST{rng.randint(1, 999):03d}", "channel": "slack",
-              "answered_at": resolutions[-1]["at"] + _minutes(rng, 90)}
-    return [{k: v for k, v in values.items() if k in table.c}]
+    web = rng.random() < 0.4
+    answered = resolutions[-1]["at"] + _minutes(rng, 90)
+    return [{"ticket_id": story.ticket["id"], "resolution": len(resolutions), "level": story.ticket["level"],
+             "score": score, "responder_id": "web" if web else f"UCUST{rng.randint(1, 999):03d}",
+             "channel": "web" if web else "slack", "answered_at": answered, "first_answered_at": answered}]
