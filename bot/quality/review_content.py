@@ -40,11 +40,11 @@ class ReviewDraft:
         return self.month.strftime(MONTH)
 
 
-def draw_charts(metrics) -> list:
+def draw_charts(metrics, level_names: dict[str, str]) -> list:
     """The review's charts: bot.quality.charts.draw (matplotlib is imported only here)."""
     from bot.quality import charts
 
-    return charts.draw(metrics)
+    return charts.draw(metrics, level_names)
 
 
 def compose(session: Session, policy: Policy, month: date, *, level_key: str,
@@ -58,7 +58,7 @@ def compose(session: Session, policy: Policy, month: date, *, level_key: str,
     if not current.empty:
         try:
             draft.charts = [FileToShare(chart.filename, chart.title, chart.png, alt_text=chart.title)
-                            for chart in draw(current)]
+                            for chart in draw(current, {key: lv.name for key, lv in policy.levels.items()})]
         except Exception:  # matplotlib missing or broken, a bug in a chart: the figures still go out
             log.exception("monthly review: the charts of %s could not be drawn; posting the figures alone",
                           draft.month_name)
