@@ -7,11 +7,13 @@ from bot.context import ActionContext
 from bot.grammar import parse_command
 from bot.ids import ActionId
 from bot.runtime import Runtime
+from bot.quality.report_stats import QualityStats
 from handlers.errors import friendly
 
 
 def register(app, runtime: Runtime) -> None:
     desk, policy = runtime.desk, runtime.policy
+    stats = QualityStats(policy, runtime.sessions)
 
     @app.command("/escalate")
     @friendly
@@ -34,6 +36,8 @@ def register(app, runtime: Runtime) -> None:
             ack(**messages.status_reply(ticket, policy, desk.briefing_permalink(ticket)))
         elif command.kind == "why":
             ack(**runtime.why.reply(command.key))
+        elif command.kind == "stats":
+            ack(**stats.reply(user, command.scope))
         elif command.kind == "list":
             ack(**messages.list_reply(runtime.listing.page(command.scope, user), policy))
         else:
