@@ -74,6 +74,15 @@ def test_policy_check_accepts_the_review(tmp_path, capsys):
     assert parse_policy(review_policy_data(at="08:30")).review.at == "08:30"
 
 
+def test_the_manifest_asks_for_the_scopes_of_the_chart_upload():
+    import yaml
+    from pathlib import Path
+
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "app_manifest.yaml").read_text())
+    # files.getUploadURLExternal / files.completeUploadExternal, and files.info (was it shared before a crash?)
+    assert {"files:write", "files:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
 def test_the_review_posts_once_with_figures_changes_lists_and_charts(database_url):
     policy = review_policy()
     with Harness(database_url, policy=policy) as h:
