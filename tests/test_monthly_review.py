@@ -9,6 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.policy import PolicyError, parse_policy
+from bot.quality.review_content import format_change
 from bot.quality.review_schedule import first_working_day, month_due
 from tests.harness import Harness
 from tests.review_helpers import (MGMT, chart_shares, generate_month, review_messages, review_policy,
@@ -42,6 +43,17 @@ def test_the_review_is_due_from_its_moment_until_the_month_ends():
     assert month_due(review_policy(at="07:30"), at(2027, 2, 1, 7, 30)) == date(2027, 1, 1)
     without = parse_policy({**review_policy_data(), "review": None})
     assert month_due(without, at(2027, 2, 3)) is None
+
+
+@pytest.mark.parametrize("unit, current, previous, shown", [
+    ("count", 180, 150, "+30"), ("count", 5, 7, "−2"), ("count", 5, 5, "±0"),
+    ("share", 0.65, 0.55, "+10.0 pts"), ("share", 0.5, 0.52, "−2.0 pts"), ("share", 0.5, 0.5, "±0.0 pts"),
+    ("seconds", 7 * 3600, 7 * 3600 + 31 * 60, "−31 min"), ("seconds", 2 * 3600, 3600, "+1 h 00 min"),
+    ("score", 4.2, 3.9, "+0.30"), ("per_ticket", 0.34, 0.40, "−0.06"),
+    ("score", None, 4.0, ""), ("count", 3, None, ""),
+])
+def test_the_change_from_the_month_before_is_signed_in_the_figures_unit(unit, current, previous, shown):
+    assert format_change(unit, current, previous) == shown
 
 
 @pytest.mark.parametrize("review, problem", [

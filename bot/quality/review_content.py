@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from bot.durations import format_duration
 from bot.outbox import FileToShare
 from bot.policy import Policy
 from bot.quality import metrics as quality_metrics
+from bot.quality import report_render
 from bot.quality.review_schedule import month_range, previous_month
 from bot.rendering import render
 
@@ -66,7 +66,7 @@ def compose(session: Session, policy: Policy, month: date, *, level_key: str,
     draft.payload = render(
         "review.json.j2", month=draft.month_name, previous_month=before.strftime("%B"),
         level_name=policy.level_name(level_key), empty=current.empty,
-        figures=[(change.label, format_value(change.unit, change.current),
+        figures=[(change.label, report_render.figure(change.current, change.unit),
                   format_change(change.unit, change.current, change.previous))
                  for change in quality_metrics.compare(current, previous)],
         lists=prevention_lists(policy, current.prevention), charts=len(draft.charts),
@@ -74,45 +74,21 @@ def compose(session: Session, policy: Policy, month: date, *, level_key: str,
     return draft
 
 
-def format_value(unit: str, value) -> str:
-    if value is None:
-        return "—"
-    if unit == "count":
-        return f"{int(value):,}"
-    if unit == "seconds":
-        return _duration(value)
-    if unit == "share":
-        return f"{value * 100:.0f} %"
-    if unit == "score":
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def format_change(unit: str, current, previous) -> str:
-    """The change from the month before, signed: "+12", "−4 pts", "+25m"; "" when either is unknown."""
+    """The change from the month before, signed: "+12", "−4.0 pts", "+25 min"; "" when
+    either is unknown. Values themselves are formatted as the report formats them."""
     if current is None or previous is None:
         return ""
     delta = current - previous
     if unit == "share":
-        points = round(delta * 100)
-        if points == 0:
-            return "±0 pts"
-        return f"{_sign(points)}{abs(points)} pt{'s' if abs(points) != 1 else ''}"
-    if unit == "seconds":
-        shown = _duration(abs(delta))
-        return "±0" if shown == "0s" else _sign(delta) + shown
-    text = format_value(unit, abs(delta))
-    return "±0" if text.strip("0.,") == "" else _sign(delta) + text
-
-
-def _duration(seconds: float) -> str:
-    """Whole minutes from a minute on ("7h 1m", not "7h 15s"), seconds below."""
-    rounded = round(seconds / 60) * 60 if seconds >= 60 else round(seconds)
-    return format_duration(timedelta(seconds=rounded))
-
-
-def _sign(number) -> str:
-    return "+" if number > 0 else "−"
+        shown = f"{abs(delta) * 100:.1f} pts"
+    elif unit == "seconds":
+        shown = report_render.duration(abs(delta))
+    else:
+        shown = report_render.figure(abs(delta), unit)
+    if shown.strip("0.,") in ("", " pts", " min"):
+        return f"±{shown}"
+    return ("+" if delta > 0 else "−") + shown
 
 
 def prevention_lists(policy: Policy, prevention: dict) -> list[tuple[str, list[dict]]]:
