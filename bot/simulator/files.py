@@ -175,6 +175,29 @@ class FileMethods:
             return list(self._files.values())
 
 
+def answer_upload(sim, handler, key: str, raw: bytes) -> None:
+    """An upload URL's request (not under /api/: no token, a plain-text answer, as
+    Slack's file servers). Faults: ``sim.fail_http("upload", 500)``."""
+    with sim.lock:
+        fault = sim.faults.before_auth(UPLOAD_METHOD)
+        if fault is not None:
+            status, text = fault.status if fault.status != 200 else 500, fault.error
+        elif handler.command != "POST":
+            status, text = 405, "Method Not Allowed"
+        else:
+            status, text = sim._receive_upload(key, handler.headers.get("Content-Type", ""), raw)
+    sim._record(UPLOAD_METHOD, {"key": key, "bytes": len(raw)}, status)
+    data = text.encode("utf-8")
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/plain; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the caller is gone (killed while it waited)
+
+
 def _file_part(content_type: str, raw: bytes) -> bytes:
     """The file's bytes: the body itself, or the file part of a multipart form."""
     if "multipart/form-data" not in content_type:

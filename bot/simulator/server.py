@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .blocks import assign_ids, validate_blocks
 from .faults import FaultPlan, LateAnswer
-from .files import UPLOAD_METHOD, UPLOAD_PATH, FileMethods
+from .files import UPLOAD_PATH, FileMethods, answer_upload
 from .methods import API_METHODS, WebApiMethods
 from .models import Call, Channel, Ephemeral, Message, ResponseUrl, SlackApiFault
 from .socket_mode import FakeSocketMode
@@ -339,7 +339,7 @@ def _make_handler(sim: FakeSlack) -> type:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = urlsplit(self.path).path
             if path.startswith(UPLOAD_PATH):
-                self._upload(path[len(UPLOAD_PATH):], raw)
+                answer_upload(sim, self, path[len(UPLOAD_PATH):], raw)
                 return
             late = None
             try:
@@ -382,27 +382,5 @@ def _make_handler(sim: FakeSlack) -> type:
                 pass  # the caller is gone (killed while it waited): nothing to answer
 
         do_GET = do_POST
-
-        def _upload(self, key: str, raw: bytes) -> None:
-            """An upload URL handed out by files.getUploadURLExternal (not under /api/:
-            no token, a plain-text answer, as Slack's file servers)."""
-            with sim.lock:
-                fault = sim.faults.before_auth(UPLOAD_METHOD)
-                if fault is not None:
-                    status, text = fault.status if fault.status != 200 else 500, fault.error
-                elif self.command != "POST":
-                    status, text = 405, "Method Not Allowed"
-                else:
-                    status, text = sim._receive_upload(key, self.headers.get("Content-Type", ""), raw)
-            sim._record(UPLOAD_METHOD, {"key": key, "bytes": len(raw)}, status)
-            data = text.encode("utf-8")
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
     return Handler
