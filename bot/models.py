@@ -87,8 +87,8 @@ class Ticket(Base):
     kb_article: Mapped[str | None] = mapped_column(Text, nullable=True)
     training_need: Mapped[str | None] = mapped_column(Text, nullable=True)
     product_link: Mapped[str | None] = mapped_column(Text, nullable=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     events: Mapped[list[TicketEvent]] = relationship(
@@ -108,6 +108,8 @@ class TicketEvent(Base):
     """Append-only history: who did what, when, why."""
 
     __tablename__ = "ticket_events"
+    # the quality metrics read a date range of given kinds (migration 0011)
+    __table_args__ = (Index("ix_ticket_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -250,6 +252,7 @@ class SlaClock(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind", "level", "cycle", name="uq_sla_clock"),
         Index("ix_sla_clocks_next_check", "next_check_at"),
+        Index("ix_sla_clocks_started_at", "started_at"),  # the quality metrics' SLA attainment (0011)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

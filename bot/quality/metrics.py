@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Ticket, TicketEvent
+from bot.models import Ticket, utcnow
 from bot.policy import Policy
 from bot.quality import metrics_flow, metrics_outcomes, metrics_prevention, metrics_timing
 from bot.quality.metrics_business_time import business_clock
@@ -261,11 +261,10 @@ def compare(current: QualityMetrics, previous: QualityMetrics) -> list[Change]:
 
 def _span(session: Session, policy: Policy, window: Range) -> tuple[datetime, datetime]:
     """The instants the range's durations can touch: from the oldest ticket resolved in it
-    to the latest event recorded (two index look-ups)."""
+    (an index range) to now (nothing happened later)."""
     oldest = session.scalar(select(func.min(Ticket.created_at)).where(
         Ticket.resolved_at >= window.start, Ticket.resolved_at < window.end))
-    latest = session.scalar(select(func.max(TicketEvent.at)))
-    return min(window.start, oldest or window.start), max(window.end, latest or window.end)
+    return min(window.start, oldest or window.start), max(window.end, utcnow())
 
 
 def _durations(groups: dict) -> dict[str, Durations]:

@@ -14,18 +14,23 @@ CSAT_TABLE = "csat_responses"
 
 def resolved_cte(policy: Policy) -> str:
     """`rt`: each ticket resolved in the range (its latest resolution), with its history
-    summed up: moves, reopens, resolutions, and whether it was a first-contact resolution."""
+    summed up: moves, reopens, resolutions, and whether it was a first-contact resolution.
+
+    resolved_at is set on Resolve and cleared on Reopen (bot.desk), so it alone says the
+    ticket is resolved. `res CROSS JOIN ticket_events` keeps SQLite's join order: the
+    range's tickets first, then their events by the ticket_id index (PostgreSQL plans
+    a CROSS JOIN with its WHERE as any join)."""
     entry = case_map("res.severity", {key: sev.entry for key, sev in policy.severities.items()})
     return f"""
     res AS (SELECT t.id, t.level, t.severity, t.created_at, t.resolved_at, t.root_cause, t.kb_gap,
                    t.kb_article, t.training_need, t.product_link, t.revenue_at_risk
-            FROM tickets t WHERE t.status = 'resolved' AND t.resolved_at >= :start AND t.resolved_at < :end),
+            FROM tickets t WHERE t.resolved_at >= :start AND t.resolved_at < :end),
     res_ev AS (SELECT e.ticket_id,
                       SUM(CASE WHEN e.kind IN ('escalated', 'deescalated') THEN 1 ELSE 0 END) AS moves,
                       SUM(CASE WHEN e.kind = 'reopened' THEN 1 ELSE 0 END) AS reopens,
                       SUM(CASE WHEN e.kind = 'resolved' THEN 1 ELSE 0 END) AS resolutions,
                       MAX(CASE WHEN e.kind = 'opened' THEN e.to_level END) AS first_level
-               FROM ticket_events e JOIN res ON res.id = e.ticket_id GROUP BY e.ticket_id),
+               FROM res CROSS JOIN ticket_events e WHERE e.ticket_id = res.id GROUP BY e.ticket_id),
     rt AS (SELECT res.*, res_ev.moves, res_ev.reopens, res_ev.resolutions,
                   CASE WHEN res_ev.moves = 0 AND res_ev.reopens = 0 AND res_ev.first_level = res.level
                             AND res.level = {entry} THEN 1 ELSE 0 END AS fcr

@@ -66,8 +66,8 @@ def _skill_gap(session: Session, sql: Sql, window: Range) -> list[dict]:
         steps AS (SELECT e.ticket_id AS id, e.kind, e.at, e.from_level, e.to_level, e.trigger,
                          LEAD(e.kind) OVER (PARTITION BY e.ticket_id ORDER BY e.id) AS next_kind,
                          LEAD(e.at) OVER (PARTITION BY e.ticket_id ORDER BY e.id) AS next_at
-                  FROM ticket_events e JOIN esc ON esc.ticket_id = e.ticket_id
-                  WHERE e.kind IN {ARRIVALS} OR e.kind = 'resolved')
+                  FROM esc CROSS JOIN ticket_events e
+                  WHERE e.ticket_id = esc.ticket_id AND (e.kind IN {ARRIVALS} OR e.kind = 'resolved'))
         SELECT s.from_level, s.to_level, COALESCE(s.trigger, ''), COALESCE(t.root_cause, ''), COUNT(*),
                {sql.keys('s.id')}
         FROM steps s JOIN tickets t ON t.id = s.id

@@ -22,8 +22,8 @@ STAYS_CTE = f"""
     ev AS (SELECT e.ticket_id, e.id, e.kind, e.at, e.to_level,
                   SUM(CASE WHEN e.kind IN {ARRIVALS} THEN 1 ELSE 0 END)
                       OVER (PARTITION BY e.ticket_id ORDER BY e.id ROWS UNBOUNDED PRECEDING) AS stay
-           FROM ticket_events e JOIN scope ON scope.ticket_id = e.ticket_id
-           WHERE e.kind IN ('opened', 'escalated', 'deescalated', 'reopened', 'acknowledged', 'resolved')),
+           FROM scope CROSS JOIN ticket_events e
+           WHERE e.ticket_id = scope.ticket_id AND e.kind IN ('opened', 'escalated', 'deescalated', 'reopened', 'acknowledged', 'resolved')),
     stays AS (SELECT ticket_id, stay,
                      MAX(CASE WHEN kind IN {ARRIVALS} THEN to_level END) AS level,
                      MIN(CASE WHEN kind IN {ARRIVALS} THEN at END) AS arrived_at,
