@@ -2,7 +2,7 @@
 with each upload step recorded (bot.slack_upload)
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0011 (0006 on its own; the lead re-links the chain)
 Create Date: 2026-12-04 21:00:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = '0007'
-down_revision = '0006'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
