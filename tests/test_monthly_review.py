@@ -195,3 +195,40 @@ def test_a_review_whose_channel_is_gone_fails_with_its_charts_and_is_logged(sqli
         h.settle()
         assert not h.sim.uploads_started()
         assert "giving up on row" in caplog.text and "files.completeUploadExternal" in caplog.text
+
+
+def test_a_process_that_lost_the_upload_row_midway_records_nothing_and_shares_nothing(database_url):
+    """Taken over while it waited for an upload URL (its liveness lock lost, say): the step
+    it got is not written down over the new owner's, and it uploads and shares nothing."""
+    import threading
+
+    from sqlalchemy import select, update
+
+    from bot import outbox
+    from bot.db import transaction
+    from bot.models import OutboxFile, OutboxMessage
+    from tests.processes import claim
+
+    with Harness(database_url, policy=review_policy(), start_worker=False) as h:
+        with transaction(h.runtime.sessions) as session:
+            row_id = outbox.share_files(session, channel=MGMT, initial_comment="Charts",
+                                        files=[outbox.FileToShare("a.png", "A", b"\x89PNG a")])
+        worker = h.runtime.worker
+        worker.liveness.hold()
+        [(claimed, _, _)] = claim(worker)
+        assert claimed == row_id
+        slow = h.sim.answer_late("files.getUploadURLExternal", seconds=1.5)
+        sending = threading.Thread(target=worker._deliver, args=(row_id,))
+        sending.start()
+        assert slow.took_effect.wait(10)
+        with transaction(h.runtime.sessions) as session:  # another process takes the row over
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                            .values(claimed_by="another-process"))
+        sending.join(15)
+        with h.runtime.sessions() as session:
+            stored = session.scalar(select(OutboxFile).where(OutboxFile.outbox_id == row_id))
+            row = session.get(OutboxMessage, row_id)
+        assert (stored.file_id, stored.upload_url, stored.uploaded_at) == (None, None, None)
+        assert row.claimed_by == "another-process" and row.status == "pending"
+        assert [c.method for c in h.sim.calls if c.method.startswith("files.") or c.method == "upload"] == [
+            "files.getUploadURLExternal"]
