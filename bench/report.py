@@ -54,16 +54,22 @@ def measure(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+# The child reports its own VmHWM (peak resident set of its address space): ru_maxrss
+# would carry the benchmark's own peak across fork+exec.
+_CHILD = ("import sys; from bot.cli import main; code = main(sys.argv[1:]); "
+          "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+          "sys.stderr.write(f'PEAK_KB {peak}\\n'); sys.exit(code)")
+
+
 def child_peak_mb(url: str, fmt: str) -> float:
+    """Peak memory of `escalator report --format fmt` run as its own process."""
     env = dict(os.environ, DATABASE_URL=url)
     env.pop("ESCALATOR_POLICY", None)
-    child = subprocess.Popen([sys.executable, "-m", "bot.cli", "report", "--format", fmt, "--out", os.devnull],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest child so far
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise RuntimeError(child.stderr.read().decode())
-    return usage.ru_maxrss / 1024
+    result = subprocess.run([sys.executable, "-c", _CHILD, "report", "--format", fmt, "--out", os.devnull],
+                            env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(result.stderr)
+    return int(result.stderr.split("PEAK_KB ")[1].split()[0]) / 1024
 
 
 def run_size(backend_url: str | None, size: int, runs: int) -> dict:
