@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     check = policy_commands.add_parser("check", help="validate a policy file")
     check.add_argument("path", nargs="?", help="default: $ESCALATOR_POLICY or the built-in policy")
 
-    commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
+    demo = commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
+    demo.add_argument("--month", action="store_true",
+                      help="instead: a month of generated escalations and the monthly review it produces")
+    demo.add_argument("--charts", metavar="DIR", help="with --month: save the review's charts (PNG) here")
 
     report = commands.add_parser("report", help="quality metrics of a month or a date range")
     report.add_argument("--month", help="YYYY-MM (default: the last full month)")
@@ -49,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             return _policy_check(args.path)
         if args.command == "report":
             return _report(args)
+        if args.month:
+            from bot.quality.review_demo import run_month_demo
+
+            return run_month_demo(charts_dir=args.charts)
         from bot.demo import run_demo
 
         return run_demo()

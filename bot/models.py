@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -188,6 +189,26 @@ class OutboxMessage(Base):
     message: Mapped[SlackMessage | None] = relationship(foreign_keys=[message_id])
     thread_message: Mapped[SlackMessage | None] = relationship(foreign_keys=[thread_message_id])
     link_message: Mapped[SlackMessage | None] = relationship(foreign_keys=[link_message_id])
+
+
+class OutboxFile(Base):
+    """A file an outbox row shares (method files.completeUploadExternal), and how far its
+    upload got: an upload URL asked for (file_id, upload_url), its bytes sent (uploaded_at).
+    Each step is recorded as it happens, so a process that takes the row over goes on from
+    there and never shares the files twice (bot.slack_upload)."""
+
+    __tablename__ = "outbox_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(250))
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    file_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    upload_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ChannelPacing(Base):

@@ -21,6 +21,7 @@ from bot.facts import FactUpdates
 from bot.listing import TicketListing
 from bot.events import EventLedger
 from bot.home import HomeTab
+from bot.quality.review import MonthlyReview
 from bot.sla.digest import DailyDigest
 from bot.sla.sweep import SlaSweep
 from bot.sla.why import WhyReport
@@ -53,6 +54,7 @@ class Runtime:
     progress_updates: ProgressUpdates
     resolutions: ResolutionConfirmations
     csat: Csat
+    review: MonthlyReview
     survey_links: SurveyLinks | None = None  # None without ESCALATOR_SECRET: no survey page or links
     app: App | None = None
     background: list = field(default_factory=list)
@@ -104,7 +106,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
                    why=WhyReport(sessions, policy, desk), worker=worker,
                    progress_updates=ProgressUpdates(desk), resolutions=resolutions, csat=Csat(desk),
-                   survey_links=survey_links)
+                   review=MonthlyReview(sessions, policy), survey_links=survey_links)
 
 
 def build_app(runtime: Runtime) -> App:

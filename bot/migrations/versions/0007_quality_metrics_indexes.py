@@ -2,15 +2,14 @@
 event log, the tickets opened or resolved in it and the SLA clocks started in it, so
 those reads follow the range instead of scanning the whole history.
 
-Revision ID: 0011
-Revises: 0006 (issue-12a's CSAT table, merged into this branch; on main the chain is
-re-linked by the lead; this migration depends on nothing 0006 adds)
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 21:00:00
 """
 from alembic import op
 
 
-revision = '0011'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
