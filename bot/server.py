@@ -31,8 +31,12 @@ log = logging.getLogger("escalator.server")
 
 def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
     slack_events = slack_events_endpoint(app, SlackSignature(runtime.settings.signing_secret))
-    return hardened([Route("/slack/events", slack_events, methods=["POST"]), *operations_routes(runtime)],
-                    max_body=runtime.settings.max_body)
+    routes = [Route("/slack/events", slack_events, methods=["POST"]), *operations_routes(runtime)]
+    if runtime.survey_links is not None:  # the CSAT survey page (ESCALATOR_SECRET set)
+        from bot.quality.survey_page import survey_routes
+
+        routes += survey_routes(runtime.csat, runtime.survey_links)
+    return hardened(routes, max_body=runtime.settings.max_body)
 
 
 def create_operations_app(runtime: Runtime) -> Starlette:
