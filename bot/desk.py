@@ -49,6 +49,9 @@ class EscalationDesk:
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
         # called with (session, tickets) after any change people see (the App Home refresh hooks in)
         self.on_change: list[Callable[[Session, Sequence[Ticket]], None]] = []
+        # called by the SLA sweep before it writes a warning or breach alert in a ticket's thread, with
+        # (session, ticket, alert, clock kind, level, cycle, now, briefing); returns people it should mention
+        self.on_alert: list[Callable[..., list[str]]] = []
         self.acknowledgments = Acknowledgments(self)
 
     # --- reading ------------------------------------------------------------
@@ -72,8 +75,8 @@ class EscalationDesk:
             return
         if requester_may and ticket.requester_id == user_id:
             return
-        level = self.policy.levels.get(ticket.level)
-        members = ", ".join(f"<@{m}>" for m in level.members) if level and level.members else "its members"
+        people = self.policy.members_of(ticket.level)
+        members = ", ".join(f"<@{m}>" for m in people) if people else "its members"
         who = f"{escape_mrkdwn(self.policy.level_name(ticket.level))} ({members})"
         # the note names everyone who can, the agent who opened the ticket too where they may
         who += f", management or <@{ticket.requester_id}> (who opened it)" if requester_may else " or management"

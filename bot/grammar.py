@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.coverage.commands import OncallRequest, parse_oncall
 from bot.desk import parse_key
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
@@ -10,10 +11,11 @@ from bot.rendering import Mrkdwn, escape_mrkdwn
 
 @dataclass(frozen=True)
 class Command:
-    kind: str  # new | escalate | status | why | list | help | usage
+    kind: str  # new | escalate | status | why | list | oncall | help | usage
     key: str | None = None
     scope: str = ""
     problem: Mrkdwn | None = None
+    oncall: OncallRequest | None = None
 
 
 def parse_command(text: str, policy: Policy) -> Command:
@@ -37,6 +39,9 @@ def parse_command(text: str, policy: Policy) -> Command:
             return Command("list", scope=scope)
         levels = ", ".join(f"`{key}`" for key in policy.levels)
         return _usage(f"`/escalate list` takes `mine` or a level: {levels}.")
+    if head == "oncall":
+        request, problem = parse_oncall(rest, policy)
+        return Command("oncall", oncall=request) if request else _usage(problem)
     shown = escape_mrkdwn(" ".join(words))[:200]
     return _usage(f"I don't know `{shown}`.")
 

@@ -90,7 +90,7 @@ def leadership_ping(ticket: Ticket, policy: Policy, audience: str, reasons: list
     return render(
         "leadership_ping.json.j2",
         ticket=ticket,
-        members=policy.level(audience).members,
+        members=policy.members_of(audience),
         audience=policy.level_name(audience).lower(),
         reasons=reasons,
         customer=bool(ticket.customer),
