@@ -65,8 +65,9 @@ def parse_oncall(raw: object, path: str, problems: list[str]) -> OnCall | None:
 
 
 def _every_days(value: object, path: str, problems: list[str]) -> int:
-    try:
-        every = parse_duration(value)
+    weeks = re.match(r"^\s*(\d+)\s*w\s*$", value) if isinstance(value, str) else None
+    try:  # durations take s, m, h, d; rotations are counted in weeks too
+        every = timedelta(weeks=int(weeks.group(1))) if weeks else parse_duration(value)
     except ValueError as exc:
         problems.append(f"{path}: {exc}")
         return 7
