@@ -45,6 +45,11 @@ class EscalationDesk:
         self.clocks = ClockBook(policy)
         self.capacity = CapacityWatch(policy)
         self.customer = CustomerUpdates(sessions, policy)
+        # called with (session, ticket, level) before a ticket enters a level; returns the level it goes to
+        # instead and why, or (level, None) (bot.coverage.overflow hooks in here)
+        self.route_arrival: Callable[[Session, Ticket, str], tuple[str, str | None]] | None = None
+        # called with (session, ticket, from_level, reason) once the ticket has been routed elsewhere
+        self.record_route: Callable[[Session, Ticket, str, str | None], None] | None = None
         # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
         # called with (session, tickets) after any change people see (the App Home refresh hooks in)
@@ -98,9 +103,12 @@ class EscalationDesk:
             ticket.level, fired = climb(self.policy.criteria, ticket, entry)
             session.add(ticket)
             session.flush()
+            meant_for = ticket.level
+            ticket.level, overflow = self._route(session, ticket, meant_for)
             routed = f"criteria matrix: {explain(fired, self.policy.level_name)}" if fired else None
             history.append(session, ticket, "opened", requester_id, to_level=ticket.level, reason=routed,
                            detail={"entry": entry, "rules": [f.label for f in fired]})
+            self._record_route(session, ticket, meant_for, overflow)
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._tell_customer(session, ticket)
@@ -240,13 +248,15 @@ class EscalationDesk:
         "escalated" or "deescalated" (whose note in the old thread offers Undo)."""
         now = now or utcnow()
         old_briefing = self.slack.current_briefing(session, ticket)
-        from_level = ticket.level
+        from_level, meant_for = ticket.level, to_level
+        to_level, overflow = self._route(session, ticket, to_level)
         self.clocks.stop_cycle(session, ticket, now, f"moved to {to_level}")
         ticket.level, ticket.cycle = to_level, ticket.cycle + 1
         ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
         ticket.acknowledged_by = ticket.acknowledged_at = None
         event = history.append(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
                                trigger=trigger, reason=reason, detail=detail or {})
+        self._record_route(session, ticket, meant_for, overflow)
         self.clocks.start_cycle(session, ticket, now)
         new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
         if old_briefing is not None:
@@ -354,6 +364,13 @@ class EscalationDesk:
 
     def lock(self, session: Session, ticket_id: int) -> Ticket:
         return self._lock(session, ticket_id)
+
+    def _route(self, session: Session, ticket: Ticket, level: str) -> tuple[str, str | None]:
+        return self.route_arrival(session, ticket, level) if self.route_arrival else (level, None)
+
+    def _record_route(self, session: Session, ticket: Ticket, meant_for: str, why: str | None) -> None:
+        if why is not None and self.record_route is not None:
+            self.record_route(session, ticket, meant_for, why)
 
     def _arrived(self, session: Session, ticket: Ticket) -> None:
         for hook in self.on_arrival:

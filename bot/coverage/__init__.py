@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import messages
 from bot.coverage.commands import OncallRequest
 from bot.coverage.oncall import OnCallBook
+from bot.coverage.overflow import OverflowRouter
 from bot.coverage.paging import OffHoursPager
 from bot.coverage.rosters import RosterCache, RosterSync
 from bot.desk import EscalationDesk
@@ -27,6 +28,9 @@ class Coverage:
         self.rosters = RosterSync(policy, sessions, client, policy.rosters or RosterCache(sessions))
         self.oncall = OnCallBook(sessions, policy)
         self.pager = OffHoursPager(policy, self.oncall, desk.slack)
+        self.overflow = OverflowRouter(policy, desk.capacity, desk.slack)
+        desk.route_arrival, desk.record_route = self.overflow.route, self.overflow.record
+        desk.on_arrival.append(self.overflow.assign_from_pool)  # after round robin (bot.assignment)
         desk.on_arrival.append(self.pager.on_arrival)
         desk.on_alert.append(self.pager.alert_mentions)
         self._clock: Callable[[], datetime] = utcnow

@@ -164,7 +164,11 @@ class Policy:
         """The next rung up; planning hands over to tier1."""
         if level_key == "planning":
             return "tier1"
-        if level_key not in LADDER or level_key == LADDER[-1]:
+        if level_key not in LADDER:
+            # an overflow level off the ladder hands on where the level it takes arrivals from would
+            source = next((key for key, level in self.levels.items() if level.overflow_to == level_key), None)
+            return self.next_level(source) if source in LADDER else None
+        if level_key == LADDER[-1]:
             return None
         return LADDER[LADDER.index(level_key) + 1]
 
