@@ -7,10 +7,10 @@ and it is over capacity until its load drops below capacity again.
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import alerts, outbox
+from bot.db import locked_row
 from bot.models import LevelState, Ticket, TicketStatus
 from bot.policy import Policy
 from bot.rendering import render
@@ -68,12 +68,5 @@ class CapacityWatch:
 
 def locked_level_state(session: Session, level_key: str) -> LevelState:
     """The level's state row, locked for this transaction; created on first use."""
-    state = session.get(LevelState, level_key, with_for_update=True, populate_existing=True)
-    if state is not None:
-        return state
-    try:
-        with session.begin_nested():
-            session.add(LevelState(level=level_key, over_capacity=False, crossings=0, next_member=0))
-    except IntegrityError:  # another process created it first
-        pass
-    return session.get(LevelState, level_key, with_for_update=True, populate_existing=True)
+    return locked_row(session, LevelState, level_key, level=level_key, over_capacity=False, crossings=0,
+                      next_member=0)

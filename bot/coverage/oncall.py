@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.coverage.rotation import Turn, turn_at
-from bot.db import transaction
+from bot.db import locked_row, transaction
 from bot.errors import InvalidCommand, NotAllowed
 from bot.messages import local_time
 from bot.models import OncallOverride, OncallShift, utcnow
@@ -162,12 +161,4 @@ class OnCallBook:
 
 def _locked_shift(session: Session, level_key: str) -> OncallShift:
     """The level's noted shift, locked for this transaction; a blank one on first use."""
-    shift = session.get(OncallShift, level_key, with_for_update=True, populate_existing=True)
-    if shift is not None:
-        return shift
-    try:
-        with session.begin_nested():
-            session.add(OncallShift(level=level_key, shift="", user_id=None, changed_at=utcnow()))
-    except IntegrityError:  # another process noted it first
-        pass
-    return session.get(OncallShift, level_key, with_for_update=True, populate_existing=True)
+    return locked_row(session, OncallShift, level_key, level=level_key, shift="", user_id=None, changed_at=utcnow())
