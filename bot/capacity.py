@@ -1,8 +1,8 @@
 """Overflow: a level over its capacity of open tickets tells management once per crossing.
 
 A level that sends arrivals past its capacity elsewhere (`overflow_to`, bot.coverage.overflow)
-never holds more than its capacity: for it, the crossing is the first arrival sent away,
-and it is over capacity until its load drops below capacity again.
+never holds more than its capacity: for it, the crossing is the first arrival sent away, and
+it stays crossed until a ticket leaves it (no other change checks it while it is full).
 """
 from __future__ import annotations
 
@@ -38,10 +38,8 @@ class CapacityWatch:
             return False
         state = locked_level_state(session, level_key)  # concurrent changes count one after another
         count = active_count(session, level_key)
-        sends_away = level.overflow_to is not None
         if count <= level.capacity:
-            if count < level.capacity or not sends_away:
-                state.over_capacity = False
+            state.over_capacity = False
             return False
         return self._crossed(session, level_key, state, count)
 

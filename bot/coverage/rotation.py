@@ -49,7 +49,5 @@ def turn_at(oncall: OnCall, people: tuple[str, ...], at: datetime, tz: ZoneInfo)
     number = days // oncall.every_days
     if handoff_at(oncall, number, tz) > at:  # today's handoff hasn't come yet
         number -= 1
-    while handoff_at(oncall, number + 1, tz) <= at:  # a skipped-hour handoff read as the day before
-        number += 1
     person = people[number % len(people)] if people else None
     return Turn(number, person, handoff_at(oncall, number, tz), handoff_at(oncall, number + 1, tz))
