@@ -140,3 +140,19 @@ def test_a_daily_rotation_may_hand_over_at_a_time_without_a_day():
     oncall = parse_policy(data).levels["tier3"].oncall
     assert (oncall.every_days, oncall.handoff_day, oncall.handoff_time) == (1, None, "08:00")
     assert ZoneInfo("Europe/Berlin") == BERLIN
+
+
+def test_the_example_in_docs_coverage_is_a_valid_policy():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "coverage.md").read_text()
+    example = yaml.safe_load(re.search(r"```yaml\n(timezone:.*?)```", text, re.S).group(1))
+    data = policy_data()
+    data["levels"].update(example.pop("levels"))
+    data.update(example)
+    policy = parse_policy(data)
+    assert policy.levels["tier2"].overflow_to == "tier2b" and policy.levels["tier3"].oncall.every_days == 1
+    assert policy.next_level("tier2b") == "tier3"  # the overflow level hands on along Tier 2's path
