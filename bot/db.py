@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.sqlite_writer import writer_for
@@ -86,3 +87,18 @@ def upgrade(engine: Engine) -> None:
             if is_postgres:
                 connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
                 connection.commit()
+
+
+def locked_row(session: Session, model, key, **initial):
+    """The row of `model` with primary key `key`, locked for this transaction (FOR UPDATE
+    on PostgreSQL; SQLite's write lock is already held); created with `initial` on first
+    use, by whichever process gets there first."""
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(model(**initial))
+    except IntegrityError:  # another process created it first
+        pass
+    return session.get(model, key, with_for_update=True, populate_existing=True)

@@ -352,3 +352,41 @@ class CsatResponse(Base):
     channel: Mapped[str] = mapped_column(String(10))  # "slack" | "web"
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+class UsergroupRoster(Base):
+    """The last known members of a Slack user group a level names (bot.coverage.rosters):
+    kept when Slack can't be reached, so the level keeps its people."""
+
+    __tablename__ = "usergroup_rosters"
+
+    group_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    members: Mapped[list] = mapped_column(JSON, default=list)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OncallOverride(Base):
+    """A manager put someone on call for a level from starts_at until ends_at."""
+
+    __tablename__ = "oncall_overrides"
+    __table_args__ = (Index("ix_oncall_overrides_level_ends", "level", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    set_by: Mapped[str] = mapped_column(String(20))
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cleared_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OncallShift(Base):
+    """Per level, the shift whose change of on-call person was last noted in its channel
+    ("rotation:<n>" or "override:<id>"): the row lock makes each change noted once."""
+
+    __tablename__ = "oncall_shifts"
+
+    level: Mapped[str] = mapped_column(String(20), primary_key=True)
+    shift: Mapped[str] = mapped_column(String(60))
+    user_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -133,9 +133,8 @@ class SlaSweep:
         log.info("%s escalated automatically to %s: %s", ticket.key, target, reason)
 
     def _remind(self, session, ticket, clock, now, result, batch) -> None:
-        level = self.policy.levels.get(ticket.level)
         owner = ticket.assignee_id or ticket.acknowledged_by
-        mentions = [owner] if owner else list(level.members if level else ())
+        mentions = [owner] if owner else list(self.policy.members_of(ticket.level))
         customer_due = customer_updates.due_phrase(
             customer_updates.customer_update_due(session, ticket, self.policy), now, self.policy)
         payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions, customer_due=customer_due,
@@ -150,7 +149,9 @@ class SlaSweep:
         return self.policy.level_name(target) if target else None
 
     def _thread_alert(self, session, ticket, clock, now, alert: str, batch) -> None:
-        payload = self._alert_payload(ticket, clock, now, alert, batch)
+        mentions = [person for hook in self.desk.on_alert for person in hook(
+            session, ticket, alert, clock.kind, clock.level, clock.cycle, now, batch.briefing(ticket))]
+        payload = self._alert_payload(ticket, clock, now, alert, batch, mentions=mentions)
         self.desk.slack.note(session, ticket, batch.briefing(ticket), payload)
 
     def _management_alert(self, session, ticket, clock, now, batch) -> None:
@@ -164,7 +165,7 @@ class SlaSweep:
                     level="management", link_to=briefing)
 
     def _alert_payload(self, ticket, clock, now, alert: str, batch, managers: bool = False,
-                       linked: bool = False) -> dict:
+                       linked: bool = False, mentions: list[str] = ()) -> dict:
         story = self.explainer.story(ticket, clock, batch.pauses.get(ticket.id, []), now)
         return render(
             "sla_alert.json.j2", ticket=ticket, alert=alert, clock_name=CLOCK_NAMES[clock.kind],
@@ -172,7 +173,7 @@ class SlaSweep:
             target=format_duration(timedelta(seconds=clock.target_seconds)),
             due=self.explainer.when(clock.due_at, now) if clock.due_at else "when resumed",
             explanation=", ".join(story.stretches), summary=managers, escalates_to=self._escalates_to(ticket, clock),
-            mentions=list(self.policy.managers) if managers else [],
+            mentions=list(self.policy.managers) if managers else list(mentions),
             briefing_link=messages.LINK_OPEN if linked else None,
         )
 
