@@ -20,9 +20,7 @@ from sqlalchemy import (
 from sqlalchemy import literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from bot.clock import utcnow  # the desk's one clock (a simulation may set it); re-exported here
 
 
 class UTCDateTime(TypeDecorator):

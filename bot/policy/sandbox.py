@@ -1,0 +1,137 @@
+"""The live desk run on a simulated clock over a database of its own.
+
+`policy test` and `simulate` never copy a rule: they open, acknowledge, pause, update
+and resolve tickets through the desk's own services (bot.desk, bot.facts,
+bot.deescalation) and let the desk's own SLA sweep decide warnings, breaches and
+automatic moves, at the moments its clocks come due. The database is SQLite in memory
+(bot.db.make_memory_engine), so nothing reaches the live database or Slack: what the
+desk owes Slack stays in the sandbox's outbox, and is read back as what happened.
+"""
+from __future__ import annotations
+
+import dataclasses
+from contextlib import ExitStack
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select
+
+from bot.clock import SimulatedClock, simulated
+from bot.db import make_memory_engine, make_session_factory
+from bot.deescalation import Deescalation
+from bot.desk import EscalationDesk
+from bot.facts import FactUpdates
+from bot.forms import NewTicket, Resolution, TicketFacts
+from bot.models import Base, SlaClock, Ticket
+from bot.policy.model import Policy
+from bot.sla.sweep import SlaSweep
+
+# The simulation acts as a manager, so a recorded action is allowed wherever the
+# replayed ticket is (a manager may act at every level), whoever did it then.
+ACTOR = "U0SIMULATION"
+
+
+def acting_policy(policy: Policy) -> Policy:
+    """The policy with the simulation's actor among the managers; nothing else changes."""
+    management = policy.levels["management"]
+    members = management.members + (ACTOR,)
+    return dataclasses.replace(policy, levels={**policy.levels,
+                                               "management": dataclasses.replace(management, members=members)})
+
+
+class Sandbox:
+    """One policy's desk in memory. Use as a context manager: inside it, the desk's
+    clock is the sandbox's simulated clock (in this thread only)."""
+
+    def __init__(self, policy: Policy, start: datetime):
+        self.policy = acting_policy(policy)
+        self.engine = make_memory_engine()
+        Base.metadata.create_all(self.engine)
+        self.sessions = make_session_factory(self.engine)
+        self.desk = EscalationDesk(self.sessions, self.policy)
+        self.facts = FactUpdates(self.desk)
+        self.deescalation = Deescalation(self.desk)
+        self.sweep = SlaSweep(self.sessions, self.policy, self.desk)
+        self.clock = SimulatedClock(start)
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Sandbox:
+        self._stack.enter_context(simulated(self.clock))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+        self.engine.dispose()
+
+    # --- time ---------------------------------------------------------------------
+    def run_until(self, when: datetime, *, only_deadlines: bool = False) -> None:
+        """Let time pass to `when`: the sweep runs at each moment a clock comes due, as
+        the live sweep would (it runs every sweep_interval; here at the due moment itself,
+        so what happened carries the time the policy set)."""
+        while True:
+            due = self.next_due(only_deadlines=only_deadlines)
+            if due is None or due > when:
+                break
+            self.clock.advance_to(max(due, self.clock.now))
+            self.sweep.run(self.clock.now)
+        if when > self.clock.now:
+            self.clock.advance_to(when)
+
+    def run_out(self, limit: datetime) -> None:
+        """Let time pass until no warning, breach or time limit is left to come (progress
+        reminders recur as long as a ticket is worked, so they don't keep this going),
+        or until `limit`."""
+        while True:
+            due = self.next_due(only_deadlines=True)
+            if due is None or due > limit:
+                return
+            self.run_until(due)
+
+    def next_due(self, *, only_deadlines: bool = False) -> datetime | None:
+        query = select(func.min(SlaClock.next_check_at))
+        if only_deadlines:
+            query = query.where(SlaClock.kind != "update")
+        with self.sessions() as session:
+            return session.scalar(query)
+
+    # --- what people do -------------------------------------------------------------
+    def open(self, facts: TicketFacts, *, summary: str = "simulated ticket", customer: str = "") -> Ticket:
+        form = NewTicket(summary=summary, customer=customer, severity=facts.severity, impact=facts.impact,
+                         complexity=facts.complexity, steps_taken="", revenue_at_risk=facts.revenue_at_risk,
+                         flags=frozenset(facts.flags))
+        return self.desk.open_ticket(form, requester_id=ACTOR)
+
+    def acknowledge(self, ticket_id: int) -> Ticket:
+        return self.desk.acknowledge(ticket_id, ACTOR)
+
+    def wait(self, ticket_id: int, reason: str = "waiting on the customer") -> Ticket:
+        return self.desk.wait_on_customer(ticket_id, ACTOR, reason)
+
+    def resume(self, ticket_id: int) -> Ticket:
+        return self.desk.resume(ticket_id, ACTOR)
+
+    def change_facts(self, ticket_id: int, facts: TicketFacts) -> Ticket:
+        return self.facts.update(ticket_id, facts, ACTOR)
+
+    def resolve(self, ticket_id: int, root_cause: str | None = None) -> Ticket:
+        cause = root_cause if root_cause in self.policy.root_causes else self.policy.root_causes[-1]
+        return self.desk.resolve(ticket_id, Resolution("resolved", cause, False, None, None, None), ACTOR)
+
+    def ticket(self, ticket_id: int) -> Ticket:
+        with self.sessions() as session:
+            return session.get(Ticket, ticket_id)
+
+    def facts_of(self, ticket_id: int) -> TicketFacts:
+        return self.facts.facts_of(self.ticket(ticket_id))
+
+    def start_over(self, when: datetime) -> None:
+        """Forget every ticket and set the clock to `when`: one case's desk must not see
+        the last case's tickets (capacity, round robin and the ledger count them)."""
+        with self.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(delete(table))
+        self.clock.start_over(when)
+
+
+def money(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
