@@ -1,4 +1,4 @@
-"""The `escalator` command: serve, db upgrade, policy check, demo (design.md §4)."""
+"""The `escalator` command: serve, db upgrade, policy check/test, simulate, demo (design.md §4, §8)."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate a policy file")
     check.add_argument("path", nargs="?", help="default: $ESCALATOR_POLICY or the built-in policy")
+    test = policy_commands.add_parser("test", help="run behaviour tests (cases) against a policy")
+    test.add_argument("--policy", help="the policy under test (default: $ESCALATOR_POLICY or the built-in policy)")
+    test.add_argument("cases", nargs="+", metavar="CASES.yaml", help="case files (docs/policy-as-code.md)")
+
+    simulate = commands.add_parser("simulate", help="replay the recorded tickets under the current and a candidate "
+                                                    "policy, side by side")
+    simulate.add_argument("--policy", required=True, metavar="CANDIDATE", help="the candidate policy file")
+    simulate.add_argument("--from", dest="start", metavar="DATE", help="tickets opened on or after (YYYY-MM-DD)")
+    simulate.add_argument("--to", dest="end", metavar="DATE", help="tickets opened on or before (YYYY-MM-DD)")
+    simulate.add_argument("--format", choices=("text", "json"), default="text")
 
     commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
 
@@ -38,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "db":
             return _db_upgrade()
+        if args.command == "policy" and args.policy_command == "test":
+            return _policy_test(args.policy, args.cases)
         if args.command == "policy":
             return _policy_check(args.path)
+        if args.command == "simulate":
+            return _simulate(args)
         from bot.demo import run_demo
 
         return run_demo()
@@ -119,6 +133,32 @@ def _policy_check(path: str | None) -> int:
     print(f"{path or 'built-in policy'}: OK ({len(policy.levels)} levels, "
           f"{len(policy.severities)} severities, timezone {policy.timezone.key})")
     return 0
+
+
+def _policy_test(path: str | None, case_files: list[str]) -> int:
+    """Exit 0: every case passed; 1: some failed; 2: a file or the policy can't be run."""
+    from bot.policy.case_runner import CaseRunner, report
+    from bot.policy.cases import CaseFileError, load_cases
+    from bot.policy.parsing import load_policy_data
+
+    path = path or load_settings(need_slack=False).policy_path
+    data, source = load_policy_data(path)
+    load_policy(path)  # the policy itself must be valid before its cases mean anything
+    try:
+        cases = load_cases(case_files)
+        with CaseRunner(data, source) as runner:
+            runner.policies(cases)
+            return report([runner.run(case) for case in cases])
+    except CaseFileError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+
+
+def _simulate(args) -> int:
+    from bot.policy.simulate import run_simulation
+
+    return run_simulation(args)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ from bot.policy.model import (CHANNEL_ID, CLOCK, DEFAULT_ROOT_CAUSES, SEVERITIES
 
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file, or the built-in default when path is None."""
+    data, source = load_policy_data(path)
+    return parse_policy(data, source)
+
+
+def load_policy_data(path: str | Path | None = None) -> tuple[object, str]:
+    """The policy file's YAML as read (before validation), and how to name its source."""
     if path is None:
         text = resources.files("bot").joinpath("default_policy.yaml").read_text("utf-8")
         source = "built-in policy"
@@ -31,12 +37,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
             raise PolicyError([f"cannot read file: {exc.strerror}"], str(path)) from None
         source = str(path)
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text), source
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
         raise PolicyError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], source) from None
-    return parse_policy(data, source)
 
 
 def parse_policy(data: object, source: str = "policy") -> Policy:
