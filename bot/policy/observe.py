@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Alert, SlackMessage, TicketEvent
+from bot.models import Alert, OutboxMessage, SlackMessage, TicketEvent
+from bot.sla.explain import CLOCK_NAMES
 
 MOVES = ("escalated", "deescalated")
 _ORDER = {"warning": 0, "breach": 1, "escalated": 2, "deescalated": 2}
@@ -47,7 +48,7 @@ def timelines(session: Session, ticket_ids: list[int] | None = None) -> dict[int
     alerts = select(Alert).where(Alert.kind.in_(("warning", "breach")))
     for alert in session.scalars(_only(alerts, Alert.ticket_id, ticket_ids)):
         clock = alert.threshold.split(":", 1)[0]
-        tells = "management" if alert.kind == "breach" and (alert.ticket_id, alert.created_at) in told else None
+        tells = "management" if alert.kind == "breach" and (alert.ticket_id, alert.created_at, clock) in told else None
         found[alert.ticket_id].append(Happening(alert.created_at, alert.kind, clock, tells))
     moves = select(TicketEvent).where(TicketEvent.kind.in_(MOVES))
     for event in session.scalars(_only(moves, TicketEvent.ticket_id, ticket_ids)):
@@ -73,11 +74,17 @@ def is_automatic(event: TicketEvent) -> bool:
     return event.actor_id is None or "rules" in detail or event.trigger == "severity_lowered"
 
 
-def _management_alerts(session: Session, ticket_ids: list[int] | None) -> set[tuple[int, datetime]]:
-    """(ticket, moment) of each breach alert posted to management's channel."""
-    query = select(SlackMessage.ticket_id, SlackMessage.created_at).where(
-        SlackMessage.role == "alert", SlackMessage.level == "management")
-    return {(ticket_id, at) for ticket_id, at in session.execute(_only(query, SlackMessage.ticket_id, ticket_ids))}
+def _management_alerts(session: Session, ticket_ids: list[int] | None) -> set[tuple[int, datetime, str]]:
+    """(ticket, moment, clock kind) of each breach alert posted to management's channel;
+    the clock is the one its text names (bot.sla.sweep renders CLOCK_NAMES into it)."""
+    query = (select(SlackMessage.ticket_id, SlackMessage.created_at, OutboxMessage.payload)
+             .join(OutboxMessage, OutboxMessage.message_id == SlackMessage.id)
+             .where(SlackMessage.role == "alert", SlackMessage.level == "management"))
+    told = set()
+    for ticket_id, at, payload in session.execute(_only(query, SlackMessage.ticket_id, ticket_ids)):
+        text = str((payload or {}).get("text", ""))
+        told |= {(ticket_id, at, kind) for kind, name in CLOCK_NAMES.items() if f" {name} SLA " in text}
+    return told
 
 
 def _only(query, column, ticket_ids: list[int] | None):

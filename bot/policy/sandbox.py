@@ -10,7 +10,7 @@ desk owes Slack stays in the sandbox's outbox, and is read back as what happened
 from __future__ import annotations
 
 import dataclasses
-from contextlib import ExitStack
+import functools
 from datetime import datetime
 from decimal import Decimal
 
@@ -39,9 +39,20 @@ def acting_policy(policy: Policy) -> Policy:
                                                "management": dataclasses.replace(management, members=members)})
 
 
+def _on_its_clock(method):
+    """While a sandbox works, the desk's clock is the sandbox's simulated one (in this
+    thread only); set per call, so several sandboxes can take turns."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with simulated(self.clock):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Sandbox:
-    """One policy's desk in memory. Use as a context manager: inside it, the desk's
-    clock is the sandbox's simulated clock (in this thread only)."""
+    """One policy's desk in memory, on a simulated clock. Use as a context manager:
+    its database is dropped at the end."""
 
     def __init__(self, policy: Policy, start: datetime):
         self.policy = acting_policy(policy)
@@ -53,17 +64,15 @@ class Sandbox:
         self.deescalation = Deescalation(self.desk)
         self.sweep = SlaSweep(self.sessions, self.policy, self.desk)
         self.clock = SimulatedClock(start)
-        self._stack = ExitStack()
 
     def __enter__(self) -> Sandbox:
-        self._stack.enter_context(simulated(self.clock))
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stack.close()
         self.engine.dispose()
 
     # --- time ---------------------------------------------------------------------
+    @_on_its_clock
     def run_until(self, when: datetime, *, only_deadlines: bool = False) -> None:
         """Let time pass to `when`: the sweep runs at each moment a clock comes due, as
         the live sweep would (it runs every sweep_interval; here at the due moment itself,
@@ -95,24 +104,30 @@ class Sandbox:
             return session.scalar(query)
 
     # --- what people do -------------------------------------------------------------
+    @_on_its_clock
     def open(self, facts: TicketFacts, *, summary: str = "simulated ticket", customer: str = "") -> Ticket:
         form = NewTicket(summary=summary, customer=customer, severity=facts.severity, impact=facts.impact,
                          complexity=facts.complexity, steps_taken="", revenue_at_risk=facts.revenue_at_risk,
                          flags=frozenset(facts.flags))
         return self.desk.open_ticket(form, requester_id=ACTOR)
 
+    @_on_its_clock
     def acknowledge(self, ticket_id: int) -> Ticket:
         return self.desk.acknowledge(ticket_id, ACTOR)
 
+    @_on_its_clock
     def wait(self, ticket_id: int, reason: str = "waiting on the customer") -> Ticket:
         return self.desk.wait_on_customer(ticket_id, ACTOR, reason)
 
+    @_on_its_clock
     def resume(self, ticket_id: int) -> Ticket:
         return self.desk.resume(ticket_id, ACTOR)
 
+    @_on_its_clock
     def change_facts(self, ticket_id: int, facts: TicketFacts) -> Ticket:
         return self.facts.update(ticket_id, facts, ACTOR)
 
+    @_on_its_clock
     def resolve(self, ticket_id: int, root_cause: str | None = None) -> Ticket:
         cause = root_cause if root_cause in self.policy.root_causes else self.policy.root_causes[-1]
         return self.desk.resolve(ticket_id, Resolution("resolved", cause, False, None, None, None), ACTOR)
