@@ -156,7 +156,7 @@ def _policy_test(path: str | None, case_files: list[str]) -> int:
 
 
 def _simulate(args) -> int:
-    from bot.policy.simulate import run_simulation
+    from bot.policy.simulate_report import run_simulation
 
     return run_simulation(args)
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
 
 from bot.clock import SimulatedClock, simulated
-from bot.db import make_memory_engine, make_session_factory
+from bot.db import make_memory_engine, make_session_factory, transaction
 from bot.deescalation import Deescalation
 from bot.desk import EscalationDesk
+from bot.errors import Conflict
 from bot.facts import FactUpdates
 from bot.forms import NewTicket, Resolution, TicketFacts
 from bot.models import Base, SlaClock, Ticket
@@ -54,9 +55,11 @@ class Sandbox:
     """One policy's desk in memory, on a simulated clock. Use as a context manager:
     its database is dropped at the end."""
 
-    def __init__(self, policy: Policy, start: datetime):
+    def __init__(self, policy: Policy, start: datetime, engine: Engine | None = None):
+        """engine: a database of the caller's (tests and benchmarks record a history on a
+        file with it); by default one in memory, dropped at the end."""
         self.policy = acting_policy(policy)
-        self.engine = make_memory_engine()
+        self.engine = engine or make_memory_engine()
         Base.metadata.create_all(self.engine)
         self.sessions = make_session_factory(self.engine)
         self.desk = EscalationDesk(self.sessions, self.policy)
@@ -128,6 +131,22 @@ class Sandbox:
         return self.facts.update(ticket_id, facts, ACTOR)
 
     @_on_its_clock
+    def move_by_hand(self, ticket_id: int, to_level: str, trigger: str, reason: str, kind: str) -> Ticket:
+        """A person's escalation or de-escalation to `to_level`, wherever the ticket is now
+        (the desk's own move; the modal's choice of levels is the person's, not the policy's)."""
+        with transaction(self.sessions) as session:
+            ticket = self.desk.lock(session, ticket_id)
+            self.desk.require_active(ticket, kind)
+            if ticket.level == to_level:
+                raise Conflict(f"{ticket.key} is already at {to_level}")
+            self.desk.move(session, ticket, to_level, trigger, reason or kind, ACTOR, kind=kind)
+            return ticket
+
+    @_on_its_clock
+    def reopen(self, ticket_id: int) -> Ticket:
+        return self.desk.reopen(ticket_id, ACTOR)
+
+    @_on_its_clock
     def resolve(self, ticket_id: int, root_cause: str | None = None) -> Ticket:
         cause = root_cause if root_cause in self.policy.root_causes else self.policy.root_causes[-1]
         return self.desk.resolve(ticket_id, Resolution("resolved", cause, False, None, None, None), ACTOR)
@@ -146,7 +165,3 @@ class Sandbox:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(delete(table))
         self.clock.start_over(when)
-
-
-def money(value) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
