@@ -43,7 +43,7 @@ def test_the_shipped_examples_pass_against_the_built_in_policy(capsys, monkeypat
     monkeypatch.delenv("ESCALATOR_POLICY", raising=False)
     code, out, err = run(capsys, str(EXAMPLES))
     lines = out.splitlines()
-    assert lines[-1] == "25 passed, 0 failed", out + err
+    assert lines[-1] == "26 passed, 0 failed", out + err
     assert code == 0
     assert all(line.startswith("passed  ") for line in lines[:-1])
 
@@ -79,18 +79,22 @@ def test_passed_and_failed_cases_are_counted_together(capsys, tmp_path):
 
 
 def test_each_case_starts_from_an_empty_desk(capsys, tmp_path):
-    """The same ticket twice: the second case must not see the first one's pings
-    (the ledger would say management was told already)."""
+    """The second case's ticket is ESC-1 again, and the first case's ticket, still open,
+    adds nothing to it."""
     twice = """
-    - name: first VIP
-      ticket: {severity: P3, flags: [vip], opened: "2026-12-07 10:00"}
-      expect: {pings: {management: [vip]}}
-    - name: second VIP, earlier in the year
-      ticket: {severity: P3, flags: [vip], opened: "2026-01-07 10:00"}
-      expect: {pings: {management: [vip]}, response_due: "2026-01-07 18:00"}
+    - name: first
+      ticket: {severity: P3, opened: "2026-12-07 10:00"}
+      expect: {level: tier1}
+    - name: second, resolved and then acknowledged
+      ticket: {severity: P3, opened: "2026-12-07 10:00"}
+      steps:
+        - resolved: "2026-12-07 11:00"
+        - acknowledged: "2026-12-07 12:00"
+      expect: {level: tier1, if_nobody_acts: []}
     """
     code, out, _ = run(capsys, cases(tmp_path, twice))
-    assert (code, out.splitlines()[-1]) == (0, "2 passed, 0 failed"), out
+    assert "steps[2] (acknowledged) could not be done: ESC-1 was resolved" in out
+    assert "if_nobody_acts" not in out  # nothing of the first case's ticket shows up here
 
 
 def test_the_policy_under_test_is_the_one_given(capsys, tmp_path):
