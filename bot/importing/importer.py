@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import transaction
+from bot.importing.bulk import allocate_ids, insert_rows
 from bot.importing.mapping import Mapping
 from bot.importing.rows import ImportedTicket, RowError, RowParser
 from bot.models import Ticket, TicketEvent, TicketStatus, utcnow
@@ -25,8 +26,6 @@ from bot.policy import Policy
 
 BATCH = 1000
 REQUESTER = "imported"  # stands in for the agent who opened it: the export doesn't name a Slack user
-_TICKETS = insert(Ticket.__table__).returning(Ticket.__table__.c.id, Ticket.__table__.c.source_id)
-_EVENTS = insert(TicketEvent.__table__)
 
 
 class ImportFileError(Exception):
@@ -109,14 +108,15 @@ class TicketImport:
             summary.imported += len(fresh)
             if dry_run or not fresh:
                 return
-            ids = dict((source_id, ticket_id) for ticket_id, source_id in
-                       session.execute(_TICKETS, [self._ticket_row(t) for t in fresh]))
-            session.execute(_EVENTS, [event for t in fresh for event in self._events(t, ids[t.source_id])])
+            ids = allocate_ids(session, Ticket.__table__, len(fresh))
+            insert_rows(session, Ticket.__table__, [self._ticket_row(t, id) for t, id in zip(fresh, ids)])
+            insert_rows(session, TicketEvent.__table__,
+                        [event for t, id in zip(fresh, ids) for event in self._events(t, id)])
 
-    def _ticket_row(self, t: ImportedTicket) -> dict:
+    def _ticket_row(self, t: ImportedTicket, ticket_id: int) -> dict:
         moved = t.escalated is not None and t.level != t.entry
         return dict(
-            summary=t.summary, customer=t.customer, severity=t.severity, impact=t.impact, complexity=t.complexity,
+            id=ticket_id,            summary=t.summary, customer=t.customer, severity=t.severity, impact=t.impact, complexity=t.complexity,
             vip=False, executive_contact=False, asked_for_manager=False, brand_risk=False, asked_again=False,
             revenue_at_risk=t.revenue, steps_taken="", level=t.level,
             status=TicketStatus.RESOLVED if t.resolved else TicketStatus.IMPORTED_OPEN, cycle=2 if moved else 1,
