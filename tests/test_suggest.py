@@ -15,14 +15,14 @@ from tests.harness import SPECIALIST, Harness
 MAPPING = """source: desk
 timezone: Europe/Berlin
 columns: {id: Id, opened: Opened, severity: Priority, acknowledged: Replied, resolved: Solved, revenue: Revenue}
-values: {severity: {High: P2}}
+values: {severity: {High: P2, Normal: P3}}
 """
 
 
 @pytest.fixture
 def history(database_url, monkeypatch, tmp_path):
     """40 P2 tickets at Tier 1: the k-th acknowledged after k×10 min, resolved after k×10+30 min,
-    with k×1000 revenue at risk; and one live ticket the matrix sent to Tier 2, handed back by hand."""
+    with k×1000 revenue at risk; five P3s acknowledged and open; and one live ticket the matrix sent to Tier 2, handed back by hand."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("ESCALATOR_POLICY", raising=False)
     rows = ["Id,Opened,Priority,Replied,Solved,Revenue"]
@@ -31,13 +31,16 @@ def history(database_url, monkeypatch, tmp_path):
         at = opened + timedelta(hours=k)
         rows.append(f"{k},{at:%Y-%m-%d %H:%M},High,{at + timedelta(minutes=10 * k):%Y-%m-%d %H:%M},"
                     f"{at + timedelta(minutes=10 * k + 30):%Y-%m-%d %H:%M},{k * 1000}")
+    for k in range(41, 46):  # five P3s, acknowledged, still open: too few for a suggestion
+        at = opened + timedelta(hours=k)
+        rows.append(f"{k},{at:%Y-%m-%d %H:%M},Normal,{at + timedelta(minutes=5):%Y-%m-%d %H:%M},,")
     (tmp_path / "export.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "mapping.yaml").write_text(MAPPING)
     with Harness(database_url) as desk:
         assert main(["import", str(tmp_path / "export.csv"), "--mapping", str(tmp_path / "mapping.yaml")]) == 0
         key = desk.new_ticket(Severity="P2", Impact="Multiple users")  # the matrix: Tier 1 → Tier 2
         desk.briefing(key, "tier2")
-        Deescalation(desk.runtime.desk).deescalate(41, "tier1", "not that bad after all", SPECIALIST)
+        Deescalation(desk.runtime.desk).deescalate(46, "tier1", "not that bad after all", SPECIALIST)
         yield tmp_path
 
 
@@ -50,6 +53,7 @@ def test_suggestions_with_their_evidence(history, capsys):
     assert ("Tier 1 time limit 4h: time in level p50 3h 50m, p80 5h 50m, p90 6h 30m over 40 stays; 50% reached "
             "the limit → suggest 6h (80% of the 40 resolved at Tier 1 were resolved within it)") in out
     assert "P1 response 1h: too little data (0 acknowledged stays; 30 needed)" in out
+    assert "P3 response 8h: too little data (5 acknowledged stays; 30 needed)" in out
     assert "Tier 2 time limit 8h: too little data (1 stays, 0 resolved there; 30 needed)" in out
     assert ("criteria.tier1 Impact: Multiple users (Tier 1 → Tier 2): fired 1 times, 1 came back down within a day "
             "(100%)") in out
