@@ -38,7 +38,9 @@ class RowParser:
         self.mapping = mapping
         self.policy = policy
 
-    def parse(self, row: dict[str, str | None]) -> ImportedTicket:
+    def parse(self, raw: dict[str, str | None]) -> ImportedTicket:
+        # each mapped cell read and stripped once (this runs for every row of a large export)
+        row = {fact: (raw.get(column) or "").strip() for fact, column in self.mapping.columns.items()}
         raw_id = self._cell(row, "id")
         if not raw_id:
             raise RowError(f"no id (column {self.mapping.columns['id']!r} is empty)")
@@ -69,9 +71,9 @@ class RowParser:
         )
 
     # --- cells --------------------------------------------------------------------
-    def _cell(self, row: dict[str, str | None], fact: str) -> str:
-        column = self.mapping.columns.get(fact)
-        return (row.get(column) or "").strip() if column else ""
+    @staticmethod
+    def _cell(row: dict[str, str], fact: str) -> str:
+        return row.get(fact, "")
 
     def _mapped(self, row, fact: str, *, required: bool = True, fallback: str | None = None) -> str | None:
         value = self._cell(row, fact)
