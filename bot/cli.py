@@ -42,6 +42,16 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
 
+    importing = commands.add_parser("import", help="import past tickets from a helpdesk's CSV export")
+    importing.add_argument("file", help="the CSV export")
+    importing.add_argument("--mapping", required=True, help="YAML naming the columns and value maps")
+    importing.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+
+    suggest = commands.add_parser("suggest", help="suggest response targets and time limits from history")
+    suggest.add_argument("--from", dest="start", help="first day (YYYY-MM-DD, policy timezone)")
+    suggest.add_argument("--to", dest="end", help="last day (YYYY-MM-DD, policy timezone)")
+    suggest.add_argument("--write", metavar="PATH", help="save a candidate policy with the suggested values")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -54,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             return _policy_check(args.path)
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "import":
+            from bot.importing.command import run_import
+
+            return run_import(args.file, args.mapping, args.dry_run)
+        if args.command == "suggest":
+            from bot.policy.suggest_command import run_suggest
+
+            return run_suggest(args.start, args.end, args.write)
         from bot.demo import run_demo
 
         return run_demo()

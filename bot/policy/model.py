@@ -98,6 +98,7 @@ class Policy:
     criteria: tuple = ()  # bot.matrix.Rung, the escalation criteria matrix
     customer_channels: tuple[tuple[str, str], ...] = ()  # customer name → Slack Connect channel
     executive_revenue_threshold: Decimal = Decimal(100000)  # revenue at risk that tells the executive level
+    deescalation: tuple = ()  # bot.policy.deescalation_rules.DeescalationRule, checked by the sweep
 
     def customer_channel(self, customer: str) -> str | None:
         wanted = customer.strip().casefold()

@@ -13,6 +13,7 @@ import yaml
 
 from bot.durations import parse_duration
 from bot.matrix import parse_criteria
+from bot.policy.deescalation_rules import parse_deescalation_rules
 from bot.policy.fields import (parse_amount, parse_business_hours, parse_fraction, parse_levels,
                                parse_timezone)
 from bot.policy.model import (CHANNEL_ID, CLOCK, DEFAULT_ROOT_CAUSES, SEVERITIES, Policy,
@@ -119,6 +120,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
     priority = _parse_priority(data.get("priority") or {}, problems)
     criteria = parse_criteria(data.get("criteria"), levels, problems, Policy.is_above)
+    deescalation = parse_deescalation_rules(data.get("deescalation"), levels, problems)
     customer_channels = data.get("customer_channels") or {}
     if not isinstance(customer_channels, dict) or not all(
             isinstance(channel, str) and CHANNEL_ID.match(channel) for channel in customer_channels.values()):
@@ -149,6 +151,7 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         criteria=criteria,
         customer_channels=tuple((str(name), str(channel)) for name, channel in customer_channels.items()),
         executive_revenue_threshold=executive_revenue_threshold,
+        deescalation=deescalation,
     )
 
 
