@@ -69,8 +69,11 @@ def pings(session: Session, ticket_ids: list[int] | None = None) -> dict[int, di
 def is_automatic(event: TicketEvent) -> bool:
     """A move the desk made by itself: no person behind it (time limit, a rule of the
     sweep), or one that followed from changed facts (the criteria matrix, a lowered
-    severity), which any policy recomputes."""
+    severity), which any policy recomputes. An imported ticket's escalation (no actor
+    recorded) was a person's in the helpdesk it came from: it stays."""
     detail = event.detail or {}
+    if event.trigger == "imported":
+        return False
     return event.actor_id is None or "rules" in detail or event.trigger == "severity_lowered"
 
 

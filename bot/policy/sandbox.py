@@ -23,8 +23,10 @@ from bot.desk import EscalationDesk
 from bot.errors import Conflict
 from bot.facts import FactUpdates
 from bot.forms import NewTicket, Resolution, TicketFacts
-from bot.models import Base, SlaClock, Ticket
+from bot.models import Base, SlaClock, Ticket, TicketStatus
 from bot.policy.model import Policy
+from bot.policy.deescalation_rules import fires_at
+from bot.sla.auto_deescalation import stays_of
 from bot.sla.sweep import SlaSweep
 
 # The simulation acts as a manager, so a recorded action is allowed wherever the
@@ -67,6 +69,7 @@ class Sandbox:
         self.deescalation = Deescalation(self.desk)
         self.sweep = SlaSweep(self.sessions, self.policy, self.desk)
         self.clock = SimulatedClock(start)
+        self._swept: datetime | None = None  # the latest moment the sweep ran at
 
     def __enter__(self) -> Sandbox:
         return self
@@ -86,6 +89,7 @@ class Sandbox:
                 break
             self.clock.advance_to(max(due, self.clock.now))
             self.sweep.run(self.clock.now)
+            self._swept = self.clock.now
         if when > self.clock.now:
             self.clock.advance_to(when)
 
@@ -100,11 +104,29 @@ class Sandbox:
             self.run_until(due)
 
     def next_due(self, *, only_deadlines: bool = False) -> datetime | None:
+        """The next moment the live sweep has something to do: a clock's next check, or
+        a de-escalation rule's firing time (bot.policy.deescalation_rules.fires_at)."""
         query = select(func.min(SlaClock.next_check_at))
         if only_deadlines:
             query = query.where(SlaClock.kind != "update")
         with self.sessions() as session:
-            return session.scalar(query)
+            moments = [session.scalar(query), self._next_rule(session)]
+        return min((moment for moment in moments if moment is not None), default=None)
+
+    def _next_rule(self, session) -> datetime | None:
+        rules = self.policy.deescalation
+        if not rules:
+            return None
+        levels = sorted({rule.from_level for rule in rules})
+        tickets = session.scalars(select(Ticket).where(Ticket.status.in_(TicketStatus.ACTIVE),
+                                                       Ticket.level.in_(levels))).all()
+        if not tickets:
+            return None
+        stays = stays_of(session, tickets, self.policy)
+        # a moment already swept has had its chance (a rule fires once per stay)
+        moments = [at for stay in stays.values() for rule in rules
+                   if (at := fires_at(rule, stay)) is not None and (self._swept is None or at > self._swept)]
+        return min(moments, default=None)
 
     # --- what people do -------------------------------------------------------------
     @_on_its_clock
@@ -165,3 +187,4 @@ class Sandbox:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(delete(table))
         self.clock.start_over(when)
+        self._swept = None
