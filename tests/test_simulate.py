@@ -44,6 +44,8 @@ def record(url: str, script: list[tuple]) -> None:
         box.run_until(when)
         if action == "open":
             ids[number] = box.open(facts).id
+        elif action == "note":
+            box.note(ids[number], facts)  # facts: the author here
         elif action == "facts":
             box.change_facts(ids[number], facts)
         else:
@@ -148,6 +150,35 @@ def test_people_keep_their_actions_and_the_matrix_reruns_on_changed_facts(capsys
         assert run["load"]["tier3"] == {"tickets": 1, "hours": 1.0}  # acknowledged there, resolved there
         assert run["actions_not_replayed"] == {}
     assert report["differing_tickets"] == []
+
+
+def test_notes_people_wrote_are_replayed_by_their_authors(capsys, live, tmp_path, monkeypatch):
+    """A candidate that hands a Tier 2 ticket back to Tier 1 after 2 quiet hours: the
+    specialist's notes at 10:30 and 12:00 keep it from being quiet before it is resolved
+    at 13:00; without them it would have gone down at 11:10."""
+    policy = (ROOT / "bot" / "default_policy.yaml").read_text()
+    quiet = tmp_path / "quiet.yaml"
+    quiet.write_text(policy + "deescalation: [{from: tier2, when: quiet, for: 2h, to: tier1}]\n")
+    record(live, [
+        (at("09:00"), "open", 1, p("P3", impact="multiple_users")),   # the matrix: Tier 2
+        (at("09:10"), "acknowledge", 1, None),
+        (at("10:30"), "note", 1, "U0SPEC1"),
+        (at("12:00"), "note", 1, "U0SPEC1"),
+        (at("13:00"), "resolve", 1, None),
+    ])
+    code, out, err = simulate(capsys, "--policy", str(quiet), "--format", "json")
+    report = json.loads(out)
+    assert report["candidate"]["deescalations"] == {"automatic": 0, "by_hand": 0}, report
+    assert report["differing_tickets"] == []
+    record(live.replace("live.db", "quiet.db"), [
+        (at("09:00"), "open", 1, p("P3", impact="multiple_users")),
+        (at("09:10"), "acknowledge", 1, None),
+        (at("13:00"), "resolve", 1, None),
+    ])
+    monkeypatch.setenv("DATABASE_URL", live.replace("live.db", "quiet.db"))
+    report = json.loads(simulate(capsys, "--policy", str(quiet), "--format", "json")[1])
+    assert report["candidate"]["deescalations"] == {"automatic": 1, "by_hand": 0}
+    assert report["differing_tickets"][0]["candidate"] == "2026-11-02 12:10 deescalated to tier1"
 
 
 def test_from_and_to_choose_tickets_by_the_day_they_were_opened(capsys, live, candidate):

@@ -4,8 +4,9 @@ event log in a read-only transaction (SQLite `query_only`, PostgreSQL `READ ONLY
 
 What the desk did by itself (moves at a time limit, a rule of the sweep, the criteria
 matrix after facts changed, a lowered severity's hand-down) is left out: the replay
-recomputes it under each policy. Notes in threads are not replayed: they only restart
-the progress-update cadence, and reminders are not compared.
+recomputes it under each policy. Notes people wrote in a ticket's threads are replayed
+by their authors (they acknowledge, or restart the progress cadence, where the author
+is a member of the level the replayed ticket is at; and they end a "quiet" stay).
 """
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.forms import TicketFacts
-from bot.models import Ticket, TicketEvent
+from bot.models import Ticket, TicketEvent, TicketNote
 from bot.policy.observe import MOVES, is_automatic
 from bot.vocabulary import COMPLEXITIES, IMPACTS, TICKET_FLAGS
 
-PEOPLES_ACTIONS = ("acknowledged", "paused", "resumed", "facts_changed", "resolved", "reopened", *MOVES)
+PEOPLES_ACTIONS = ("note", "acknowledged", "paused", "resumed", "facts_changed", "resolved", "reopened", *MOVES)
 _IMPACT_OF = {label: key for key, label in IMPACTS.items()}
 _COMPLEXITY_OF = {label: key for key, label in COMPLEXITIES.items()}
 _FLAG_OF = {label: key for key, label in TICKET_FLAGS.items()}
@@ -38,6 +39,7 @@ class Action:
     to_level: str | None = None  # a move made by hand
     trigger: str = ""
     reason: str = ""
+    author: str | None = None  # a note: who wrote it
 
 
 @dataclass(frozen=True)
@@ -86,13 +88,17 @@ def _tickets(session: Session, start: date | None, end: date | None) -> Iterator
         for event in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id.in_(list(events)))
                                      .order_by(TicketEvent.at, TicketEvent.id)):
             events[event.ticket_id].append(event)
+        notes: dict[int, list[TicketNote]] = {ticket.id: [] for ticket in tickets}
+        for note in session.scalars(select(TicketNote).where(TicketNote.ticket_id.in_(list(notes)))
+                                    .order_by(TicketNote.created_at, TicketNote.id)):
+            notes[note.ticket_id].append(note)
         for ticket in tickets:
-            yield recorded(ticket, events[ticket.id])
+            yield recorded(ticket, events[ticket.id], notes[ticket.id])
         last = tickets[-1]
         session.expunge_all()
 
 
-def recorded(ticket: Ticket, events: list[TicketEvent]) -> RecordedTicket:
+def recorded(ticket: Ticket, events: list[TicketEvent], notes: list[TicketNote] = ()) -> RecordedTicket:
     """A ticket's opening facts (its facts now, each recorded change undone, newest
     first) and the actions people took, in order."""
     now = TicketFacts(ticket.severity, ticket.impact, ticket.complexity, ticket.revenue_at_risk,
@@ -111,6 +117,8 @@ def recorded(ticket: Ticket, events: list[TicketEvent]) -> RecordedTicket:
         actions.append(Action(event.at, event.kind, facts=after.get(event.id),
                               to_level=event.to_level if event.kind in MOVES else None,
                               trigger=event.trigger or "", reason=event.reason or ""))
+    actions += [Action(note.created_at, "note", author=note.author_id) for note in notes]
+    actions.sort(key=lambda action: action.at)  # stable: at one moment, events before notes
     return RecordedTicket(ticket.key, opened, facts, ticket.customer or "", tuple(actions))
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import functools
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 
 from bot.clock import SimulatedClock, simulated
@@ -23,7 +23,7 @@ from bot.desk import EscalationDesk
 from bot.errors import Conflict
 from bot.facts import FactUpdates
 from bot.forms import NewTicket, Resolution, TicketFacts
-from bot.models import Base, SlaClock, Ticket, TicketStatus
+from bot.models import Base, SlackMessage, SlaClock, Ticket, TicketStatus
 from bot.policy.model import Policy
 from bot.policy.deescalation_rules import fires_at
 from bot.sla.auto_deescalation import stays_of
@@ -70,6 +70,7 @@ class Sandbox:
         self.sweep = SlaSweep(self.sessions, self.policy, self.desk)
         self.clock = SimulatedClock(start)
         self._swept: datetime | None = None  # the latest moment the sweep ran at
+        self._notes = 0
 
     def __enter__(self) -> Sandbox:
         return self
@@ -163,6 +164,23 @@ class Sandbox:
                 raise Conflict(f"{ticket.key} is already at {to_level}")
             self.desk.move(session, ticket, to_level, trigger, reason or kind, ACTOR, kind=kind)
             return ticket
+
+    @_on_its_clock
+    def note(self, ticket_id: int, author_id: str, text: str = "(a note)") -> Ticket | None:
+        """A person's reply in the ticket's current thread, through the desk's own path:
+        from a member of the level it acknowledges or counts as a progress update. The
+        sandbox's Slack "delivers" the briefing first (a made-up ts), as the outbox worker
+        would record Slack's answer."""
+        self._notes += 1
+        with transaction(self.sessions) as session:
+            ticket = session.get(Ticket, ticket_id)
+            briefing = self.desk.slack.current_briefing(session, ticket)
+            if briefing is None:
+                return None
+            session.execute(update(SlackMessage).where(SlackMessage.id == briefing.id, SlackMessage.ts.is_(None))
+                            .values(ts=f"sandbox.{briefing.id}"))
+            thread_ts = session.scalar(select(SlackMessage.ts).where(SlackMessage.id == briefing.id))
+        return self.desk.reply_in_thread(briefing.channel, thread_ts, author_id, text, f"note.{self._notes}")
 
     @_on_its_clock
     def reopen(self, ticket_id: int) -> Ticket:

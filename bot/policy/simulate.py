@@ -94,6 +94,8 @@ def _do(box: Sandbox, ticket_id: int, action: Action) -> None:
         box.resolve(ticket_id, action.trigger)
     elif action.kind == "reopened":
         box.reopen(ticket_id)
+    elif action.kind == "note":
+        box.note(ticket_id, action.author)
     else:
         box.move_by_hand(ticket_id, action.to_level, action.trigger or "by hand", action.reason, action.kind)
 
