@@ -36,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser("simulate", help="replay the recorded tickets under the current and a candidate "
                                                     "policy, side by side")
     simulate.add_argument("--policy", required=True, metavar="CANDIDATE", help="the candidate policy file")
-    simulate.add_argument("--from", dest="start", metavar="DATE", help="tickets opened on or after (YYYY-MM-DD)")
-    simulate.add_argument("--to", dest="end", metavar="DATE", help="tickets opened on or before (YYYY-MM-DD)")
+    simulate.add_argument("--from", dest="start", metavar="DATE",
+                          help="tickets opened on or after this day (YYYY-MM-DD, policy timezone)")
+    simulate.add_argument("--to", dest="end", metavar="DATE",
+                          help="tickets opened on or before this day (YYYY-MM-DD, policy timezone)")
     simulate.add_argument("--format", choices=("text", "json"), default="text")
 
     commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")

@@ -11,7 +11,7 @@ is a member of the level the replayed ticket is at; and they end a "quiet" stay)
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Iterator
 
@@ -51,13 +51,15 @@ class RecordedTicket:
     actions: tuple[Action, ...] = field(default_factory=tuple)
 
 
-def read_recorded(engine: Engine, start: date | None = None, end: date | None = None) -> list[RecordedTicket]:
-    """Tickets opened from `start` to `end` (dates in UTC, both included), oldest first."""
+def read_recorded(engine: Engine, start: date | None = None, end: date | None = None,
+                  zone: tzinfo = timezone.utc) -> list[RecordedTicket]:
+    """Tickets opened from `start` to `end` (days in `zone`, the policy's timezone; both
+    included), oldest first."""
     with engine.connect() as connection:
         _read_only(connection)
         try:
             with Session(bind=connection) as session:
-                return list(_tickets(session, start, end))
+                return list(_tickets(session, start, end, zone))
         finally:
             connection.rollback()
 
@@ -69,12 +71,12 @@ def _read_only(connection) -> None:
         connection.execute(text("SET TRANSACTION READ ONLY"))
 
 
-def _tickets(session: Session, start: date | None, end: date | None) -> Iterator[RecordedTicket]:
+def _tickets(session: Session, start: date | None, end: date | None, zone: tzinfo) -> Iterator[RecordedTicket]:
     query = select(Ticket).order_by(Ticket.created_at, Ticket.id)
     if start is not None:
-        query = query.where(Ticket.created_at >= datetime.combine(start, time(), timezone.utc))
+        query = query.where(Ticket.created_at >= datetime.combine(start, time(), zone))
     if end is not None:
-        query = query.where(Ticket.created_at < datetime.combine(end + timedelta(days=1), time(), timezone.utc))
+        query = query.where(Ticket.created_at < datetime.combine(end + timedelta(days=1), time(), zone))
     last = None
     while True:
         page = query.limit(CHUNK)

@@ -25,7 +25,7 @@ def run_simulation(args, out=print) -> int:
         return 2
     engine = make_engine(settings.database_url)
     try:
-        tickets = read_recorded(engine, start, end)
+        tickets = read_recorded(engine, start, end, current.timezone)
     except Exception as error:  # a database never migrated, unreachable, …: one line, not a traceback
         print(f"escalator: can't read the recorded tickets from the database: {type(error).__name__}: "
               f"{str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
