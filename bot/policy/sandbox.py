@@ -35,11 +35,16 @@ ACTOR = "U0SIMULATION"
 
 
 def acting_policy(policy: Policy) -> Policy:
-    """The policy with the simulation's actor among the managers; nothing else changes."""
+    """The policy as the sandbox runs it: the simulation's actor among the managers, and
+    no progress-update cadence. Reminders are the one thing policy test and simulate
+    never report, and nothing else the desk decides reads them (a "quiet" rule counts
+    people's actions and notes, not the bot's), while in a long replay they would be
+    most of the sweep's work."""
     management = policy.levels["management"]
     members = management.members + (ACTOR,)
-    return dataclasses.replace(policy, levels={**policy.levels,
-                                               "management": dataclasses.replace(management, members=members)})
+    return dataclasses.replace(
+        policy, levels={**policy.levels, "management": dataclasses.replace(management, members=members)},
+        severities={key: dataclasses.replace(severity, update_every=None) for key, severity in policy.severities.items()})
 
 
 def _on_its_clock(method):
