@@ -87,7 +87,7 @@ def recorded_history(size: int, workdir: Path) -> str:
     return url
 
 
-def bench_simulate(size: int, workdir: Path) -> tuple[float, int]:
+def bench_simulate(size: int, workdir: Path) -> tuple[float, float, int]:
     from bot.db import make_engine
     from bot.policy import load_policy, parse_policy
     from bot.policy.parsing import load_policy_data
@@ -111,7 +111,7 @@ def bench_simulate(size: int, workdir: Path) -> tuple[float, int]:
           f"({wall / len(tickets) * 1000:.1f} ms a ticket, both policies; reading {read[0] - start[0]:.1f} s); "
           f"breaches {sum(runs[0].breaches.values())} → {sum(runs[1].breaches.values())}, "
           f"{len(differing)} tickets differ", flush=True)
-    return wall, len(tickets)
+    return wall, cpu, len(tickets)
 
 
 def main() -> int:
@@ -123,6 +123,7 @@ def main() -> int:
     if args.cases:
         bench_policy_test(args.cases)
     measured: dict[int, float] = {}
+    measured_cpu: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="escalator-bench-") as workdir:
         for size in (int(s) for s in args.sizes.split(",") if s):
             if measured:
@@ -132,12 +133,12 @@ def main() -> int:
                     print(f"simulate: {size:>7,} tickets skipped: about {estimate:,.0f} s at the measured "
                           f"{measured[largest] / largest * 1000:.1f} ms a ticket (--budget {args.budget:.0f} s)")
                     continue
-            wall, count = bench_simulate(size, Path(workdir))
-            measured[count] = wall
+            wall, cpu, count = bench_simulate(size, Path(workdir))
+            measured[count], measured_cpu[count] = wall, cpu
     sizes = sorted(measured)
     for small, large in zip(sizes, sizes[1:]):
-        ratio = measured[large] / measured[small]
-        print(f"simulate: {large:,}/{small:,} tickets cost ratio {ratio:.1f} (sizes ×{large / small:.0f})")
+        print(f"simulate: {large:,}/{small:,} tickets cost ratio {measured[large] / measured[small]:.1f} wall, "
+              f"{measured_cpu[large] / measured_cpu[small]:.1f} CPU (sizes ×{large / small:.1f})")
     if 10_000 in measured:
         verdict = "OK" if measured[10_000] < GOAL_SIMULATE_10K else "MISSED"
         print(f"simulate 10k: {measured[10_000]:.1f} s  [{verdict}: < {GOAL_SIMULATE_10K:.0f} s]")
