@@ -74,7 +74,8 @@ def _text(summary: dict, out) -> None:
     current, candidate = summary["current"], summary["candidate"]
     window = f" opened {summary['from'] or 'any time'} to {summary['to'] or 'now'}" \
         if summary["from"] or summary["to"] else ""
-    out(f"{summary['tickets']} recorded tickets{window}, replayed until {summary['replayed_until']} UTC")
+    until = datetime.fromisoformat(summary["replayed_until"])
+    out(f"{summary['tickets']} recorded tickets{window}, replayed until {until:%Y-%m-%d %H:%M} UTC")
     out(f"current: {summary['policies']['current']}   candidate: {summary['policies']['candidate']}")
     out("")
     out(f"{'':34}{'current':>10}{'candidate':>11}{'change':>9}")
@@ -87,7 +88,7 @@ def _text(summary: dict, out) -> None:
     for title, key in (("escalations", "escalations"), ("de-escalations", "deescalations")):
         for how in ("automatic", "by_hand"):
             _row(out, f"{title}, {how.replace('_', ' ')}", current[key].get(how, 0), candidate[key].get(how, 0))
-    out("pings by reason")
+    out("pings by reason" + ("" if current["pings"] or candidate["pings"] else ": none"))
     for reason in sorted(set(current["pings"]) | set(candidate["pings"])):
         _row(out, f"  {reason}", current["pings"].get(reason, 0), candidate["pings"].get(reason, 0))
     out("load per level (tickets, ticket-hours)")
