@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from bot.sqlite_writer import writer_for
 
@@ -24,6 +25,16 @@ def make_engine(url: str) -> Engine:
         _serialize_sqlite_writes(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def make_memory_engine() -> Engine:
+    """An isolated database in this process's memory, with the same write rules as a
+    file: simulations (`policy test`, `simulate`) run the desk on it, so they can never
+    touch the live database. One connection shared by every session (StaticPool), as an
+    in-memory SQLite database lives and dies with its connection."""
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    _serialize_sqlite_writes(engine)
+    return engine
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:

@@ -14,17 +14,16 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy import literal_column, text
+from sqlalchemy import false, literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from bot.clock import utcnow  # the desk's one clock (a simulation may set it); re-exported here
 
 
 class UTCDateTime(TypeDecorator):
@@ -53,6 +52,8 @@ class TicketStatus:
     ACKNOWLEDGED = "acknowledged"
     WAITING = "waiting"  # on the customer: SLA clocks paused
     RESOLVED = "resolved"
+    # an imported ticket the helpdesk export shows as not resolved: history, never worked here
+    IMPORTED_OPEN = "imported_open"
     ACTIVE = (OPEN, ACKNOWLEDGED, WAITING)
 
 
@@ -90,6 +91,10 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # past tickets from a helpdesk export (bot.importing): never posted, never swept
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    source_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
+    imported_csat: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"

@@ -127,6 +127,7 @@ class Policy:
     review: ReviewSchedule | None = None  # the monthly review in Slack; None: not posted
     # the current members of Slack user groups (bot.coverage.rosters.RosterCache); None: ids only
     rosters: object | None = field(default=None, compare=False, repr=False)
+    deescalation: tuple = ()  # bot.policy.deescalation_rules.DeescalationRule, checked by the sweep
 
     def customer_channel(self, customer: str) -> str | None:
         wanted = customer.strip().casefold()

@@ -25,6 +25,7 @@ from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketPause, T
 from bot.policy import Policy
 from bot.quality import customer_updates
 from bot.rendering import render
+from bot.sla.auto_deescalation import AutoDeescalation
 from bot.sla.deadlines import Pause
 from bot.sla.explain import CLOCK_NAMES, ClockExplainer
 
@@ -38,6 +39,7 @@ class SweepResult:
     breaches: int = 0
     escalations: int = 0
     reminders: int = 0
+    deescalations: int = 0
     notices: list[str] = field(default_factory=list)
 
 
@@ -48,13 +50,17 @@ class SlaSweep:
         self.desk = desk
         self.batch = batch
         self.explainer = ClockExplainer(policy)
+        self.deescalation = AutoDeescalation(sessions, policy, desk, batch)
 
     def run(self, now: datetime | None = None) -> SweepResult:
         result = SweepResult()
+        now = now or utcnow()
         while True:
-            handled = self._sweep_batch(now or utcnow(), result)
+            handled = self._sweep_batch(now, result)
             if handled < self.batch:
-                return result
+                break
+        result.deescalations = self.deescalation.run(now)
+        return result
 
     def _sweep_batch(self, now: datetime, result: SweepResult) -> int:
         with transaction(self.sessions) as session:
