@@ -7,12 +7,12 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     Numeric,
-    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -94,7 +94,6 @@ class Ticket(Base):
     # past tickets from a helpdesk export (bot.importing): never posted, never swept
     imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
-    imported_csat: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
@@ -308,3 +307,29 @@ class TicketNote(Base):
     ts: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CsatResponse(Base):
+    """A customer's satisfaction score (1–5) for one resolution of a ticket (bot.quality.csat).
+
+    One row per resolution: a later answer within the change window replaces the score
+    (answered_at moves, first_answered_at stays). resolution counts the ticket's
+    resolutions from 1 (a reopened and resolved-again ticket is asked again); level is
+    the level that resolved it."""
+
+    __tablename__ = "csat_responses"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "resolution", name="uq_csat_response"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="ck_csat_score"),
+        Index("ix_csat_responses_answered_at", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    resolution: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int] = mapped_column(Integer)
+    responder_id: Mapped[str] = mapped_column(String(20))  # a Slack user id, or "web" for the survey page
+    channel: Mapped[str] = mapped_column(String(10))  # "slack" | "web"
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_answered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -99,6 +99,7 @@ class Policy:
     customer_channels: tuple[tuple[str, str], ...] = ()  # customer name → Slack Connect channel
     executive_revenue_threshold: Decimal = Decimal(100000)  # revenue at risk that tells the executive level
     deescalation: tuple = ()  # bot.policy.deescalation_rules.DeescalationRule, checked by the sweep
+    customer_templates: str | None = None  # a directory replacing the customer-facing texts (bot.quality)
 
     def customer_channel(self, customer: str) -> str | None:
         wanted = customer.strip().casefold()

@@ -37,10 +37,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
         raise PolicyError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], source) from None
-    return parse_policy(data, source)
+    return parse_policy(data, source, base=Path(path).parent if path is not None else None)
 
 
-def parse_policy(data: object, source: str = "policy") -> Policy:
+def parse_policy(data: object, source: str = "policy", base: Path | None = None) -> Policy:
+    """base: where a relative path in the policy (customer_templates) is read from."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise PolicyError(["(top level): must be a mapping of policy keys"], source)
@@ -127,6 +128,8 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         problems.append("root_causes: must be a list of category names (each up to 60 characters)")
         root_causes = list(DEFAULT_ROOT_CAUSES)
 
+    customer_templates = _parse_customer_templates(data.get("customer_templates"), base, problems)
+
     if problems:
         raise PolicyError(problems, source)
     return Policy(
@@ -147,7 +150,26 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         customer_channels=tuple((str(name), str(channel)) for name, channel in customer_channels.items()),
         executive_revenue_threshold=executive_revenue_threshold,
         deescalation=deescalation,
+        customer_templates=customer_templates,
     )
+
+
+def _parse_customer_templates(raw: object, base: Path | None, problems: list[str]) -> str | None:
+    """The directory, resolved against the policy file's own; each template in it is
+    rendered with a sample ticket now, so a broken one stops `policy check` and `serve`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        problems.append("customer_templates: must be a directory path")
+        return None
+    from bot.quality.customer_templates import check
+
+    directory = Path(raw).expanduser()
+    if not directory.is_absolute():
+        directory = (base or Path.cwd()) / directory
+    found = check(str(directory.resolve()))
+    problems.extend(found)
+    return None if found else str(directory.resolve())
 
 
 def _parse_priority(raw: object, problems: list[str]) -> PriorityWeights:

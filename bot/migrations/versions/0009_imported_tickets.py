@@ -1,8 +1,8 @@
-"""tickets.imported, source_id, imported_csat: past tickets from a helpdesk export
-(`escalator import`), kept apart from the live desk and unique by their source id
+"""tickets.imported, source_id: past tickets from a helpdesk export (`escalator
+import`), kept apart from the live desk and unique by their source id
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-04 20:40:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
@@ -19,13 +19,11 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets') as batch:
         batch.add_column(sa.Column('imported', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column('source_id', sa.String(length=120), nullable=True))
-        batch.add_column(sa.Column('imported_csat', sa.SmallInteger(), nullable=True))
         batch.create_unique_constraint('uq_tickets_source_id', ['source_id'])
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets') as batch:
         batch.drop_constraint('uq_tickets_source_id', type_='unique')
-        batch.drop_column('imported_csat')
         batch.drop_column('source_id')
         batch.drop_column('imported')

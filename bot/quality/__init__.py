@@ -1,0 +1,2 @@
+"""The quality loop: what the customer hears through to the end (progress updates, the
+resolution confirmation), their satisfaction score, and what is learnt from it."""
