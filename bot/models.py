@@ -14,7 +14,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
-    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -94,7 +93,6 @@ class Ticket(Base):
     # past tickets from a helpdesk export (bot.importing): never posted, never swept
     imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
-    imported_csat: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"

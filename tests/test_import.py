@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.models import OutboxMessage, Ticket, TicketEvent, utcnow
+from bot.models import CsatResponse, OutboxMessage, Ticket, TicketEvent, utcnow
 from tests.harness import Harness
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -43,7 +43,11 @@ def test_the_example_export_imports_with_its_history_and_never_reaches_slack(des
         assert set(tickets) == {f"zendesk:{n}" for n in range(1001, 1007)}
         checkout = tickets["zendesk:1001"]
         assert checkout.imported and (checkout.level, checkout.status, checkout.severity) == ("tier2", "resolved", "P2")
-        assert checkout.imported_csat == 5 and checkout.root_cause == "Bug"
+        assert checkout.root_cause == "Bug"
+        scores = {(c.ticket_id, c.resolution, c.level, c.score, c.channel, c.answered_at)
+                  for c in session.scalars(select(CsatResponse))}  # bot.quality.csat's table, as the survey fills it
+        assert (checkout.id, 1, "tier2", 5, "import", datetime(2026, 10, 6, 8, 5, tzinfo=timezone.utc)) in scores
+        assert len(scores) == 4
         assert checkout.revenue_at_risk == Decimal("12000.00") and checkout.customer == "Acme GmbH"
         berlin = timezone(timedelta(hours=2))  # October: summer time
         assert checkout.created_at == datetime(2026, 10, 5, 9, 12, tzinfo=berlin)
@@ -51,7 +55,8 @@ def test_the_example_export_imports_with_its_history_and_never_reaches_slack(des
                   for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == checkout.id)
                                            .order_by(TicketEvent.at))]
         assert events == [("opened", None, "tier1", "05 09:12"), ("acknowledged", "tier1", None, "05 09:40"),
-                          ("escalated", "tier1", "tier2", "05 12:30"), ("resolved", "tier2", None, "06 10:05")]
+                          ("escalated", "tier1", "tier2", "05 12:30"), ("resolved", "tier2", None, "06 10:05"),
+                          ("csat_answered", None, None, "06 10:05")]
         api = tickets["zendesk:1003"]
         assert api.summary == "API down for all users\n(reported by phone)" and api.level == "tier3"
         assert tickets["zendesk:1006"].status == "imported_open"  # not solved in the export
@@ -71,7 +76,7 @@ def test_importing_again_changes_nothing(desk, capsys):
     assert main(["import", EXPORT, "--mapping", MAPPING]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
         "imported 0 tickets, 6 already imported (left as they are), 2 bad rows (not imported)")
-    assert counts(desk) == before == (6, 18)
+    assert counts(desk) == before == (6, 22)
 
 
 def test_dry_run_checks_every_row_and_writes_nothing(desk, capsys):
@@ -86,10 +91,11 @@ def test_a_repeated_id_and_impossible_times_are_bad_rows(desk, tmp_path, capsys)
     export = tmp_path / "export.csv"
     export.write_text("Ticket ID,Created at,Priority,Solved at,Satisfaction\n"
                       "1,2026-10-05 09:00,High,2026-10-05 08:00,\n"
-                      "2,2026-10-05 09:00,High,,9\n"
+                      "2,2026-10-05 09:00,High,2026-10-05 10:00,9\n"
                       "3,2026-10-05 09:00,High,,\n"
                       "3,2026-10-06 09:00,High,,\n"
-                      ",2026-10-06 09:00,High,,\n")
+                      ",2026-10-06 09:00,High,,\n"
+                      "4,2026-10-06 09:00,High,,5\n")
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text("source: desk\ncolumns: {id: Ticket ID, opened: Created at, severity: Priority,"
                        " resolved: Solved at, csat: Satisfaction}\nvalues: {severity: {High: P2}}\n")
@@ -99,7 +105,8 @@ def test_a_repeated_id_and_impossible_times_are_bad_rows(desk, tmp_path, capsys)
         "line 3: csat '9' is not a score from 1 to 5 (map it in values.csat)",
         "line 5: id '3' appears again (first on line 4)",
         "line 6: no id (column 'Ticket ID' is empty)",
-        "imported 1 tickets, 0 already imported (left as they are), 4 bad rows (not imported)"]
+        "line 7: csat '5' on a ticket that isn't solved (no resolved time): a score rates a resolution",
+        "imported 1 tickets, 0 already imported (left as they are), 5 bad rows (not imported)"]
 
 
 def test_a_broken_mapping_or_header_is_refused_whole(desk, tmp_path, capsys):

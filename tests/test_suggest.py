@@ -87,3 +87,15 @@ def test_a_period_without_tickets_says_so_and_a_bad_date_is_refused(history, cap
 @pytest.mark.parametrize("minutes, expected", [(1, "5m"), (59, "1h"), (61, "75m"), (350, "6h"), (481, "9h")])
 def test_suggested_values_are_rounded_up_to_what_a_person_would_write(minutes, expected):
     assert as_policy_duration(nice(timedelta(minutes=minutes))) == expected
+
+
+def test_observed_times_leave_out_waiting_on_the_customer_as_the_clocks_do():
+    from datetime import timezone
+
+    from bot.policy import load_policy
+    from bot.policy.suggest import Stay, _business
+
+    start = datetime(2026, 10, 5, 9, 0, tzinfo=timezone.utc)
+    stay = Stay("tier1", "P2", start, paused=[(start + timedelta(hours=1), start + timedelta(hours=3)),
+                                             (start + timedelta(hours=4), None)])  # still waiting at the end
+    assert _business(load_policy(), stay, start, start + timedelta(hours=5)) == timedelta(hours=2)

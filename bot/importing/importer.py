@@ -21,7 +21,7 @@ from bot.db import transaction
 from bot.importing.bulk import allocate_ids, insert_rows
 from bot.importing.mapping import Mapping
 from bot.importing.rows import ImportedTicket, RowError, RowParser
-from bot.models import Ticket, TicketEvent, TicketStatus, utcnow
+from bot.models import CsatResponse, Ticket, TicketEvent, TicketStatus, utcnow
 from bot.policy import Policy
 
 BATCH = 1000
@@ -112,6 +112,8 @@ class TicketImport:
             insert_rows(session, Ticket.__table__, [self._ticket_row(t, id) for t, id in zip(fresh, ids)])
             insert_rows(session, TicketEvent.__table__,
                         [event for t, id in zip(fresh, ids) for event in self._events(t, id)])
+            insert_rows(session, CsatResponse.__table__,
+                        [self._csat_row(t, id) for t, id in zip(fresh, ids) if t.csat is not None])
 
     def _ticket_row(self, t: ImportedTicket, ticket_id: int) -> dict:
         moved = t.escalated is not None and t.level != t.entry
@@ -122,9 +124,16 @@ class TicketImport:
             status=TicketStatus.RESOLVED if t.resolved else TicketStatus.IMPORTED_OPEN, cycle=2 if moved else 1,
             requester_id=REQUESTER, acknowledged_at=t.acknowledged, root_cause=t.root_cause,
             resolved_at=t.resolved, created_at=t.opened, updated_at=utcnow(), imported=True,
-            source_id=t.source_id, imported_csat=t.csat,
+            source_id=t.source_id,
             resolution=f"resolved in {self.mapping.source}" if t.resolved else None,
         )
+
+    @staticmethod
+    def _csat_row(t: ImportedTicket, ticket_id: int) -> dict:
+        """The score as the survey records one (bot.quality.csat): for the first resolution,
+        by the level that resolved it, answered when it was solved (the export has no time)."""
+        return dict(ticket_id=ticket_id, resolution=1, level=t.level, score=t.csat, responder_id=REQUESTER,
+                    channel="import", answered_at=t.resolved, first_answered_at=t.resolved)
 
     def _events(self, t: ImportedTicket, ticket_id: int) -> list[dict]:
         """The history a live ticket would have: it opens where its severity enters and
@@ -143,6 +152,9 @@ class TicketImport:
         if t.resolved is not None:
             events.append(_event(ticket_id, "resolved", t.resolved, from_level=t.level, trigger=t.root_cause,
                                  reason=f"resolved in {self.mapping.source}", detail=detail))
+        if t.csat is not None:  # as bot.quality.csat records an answer
+            events.append(_event(ticket_id, "csat_answered", t.resolved, detail={
+                **detail, "score": t.csat, "resolution": 1, "channel": "import", "replaced": False}))
         events.sort(key=lambda event: event["at"])
         return events
 

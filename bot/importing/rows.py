@@ -59,6 +59,9 @@ class RowParser:
             raise RowError(f"resolved ({self._cell(row, 'resolved')}) is before it was escalated "
                            f"({self._cell(row, 'escalated')})")
         csat = self._mapped(row, "csat", required=False)
+        if csat and resolved is None:
+            raise RowError(f"csat {self._cell(row, 'csat')!r} on a ticket that isn't solved (no resolved time): "
+                           "a score rates a resolution")
         root_cause = self._mapped(row, "root_cause", required=False)
         summary = self._cell(row, "summary") or f"Imported from {self.mapping.source} ({raw_id})"
         return ImportedTicket(
