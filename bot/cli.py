@@ -85,7 +85,7 @@ def _serve(args) -> int:
     from bot.server import serve_http, serve_socket_mode
 
     settings = load_settings()
-    configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or ""])
+    configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or "", settings.secret or ""])
     socket_mode = settings.socket_mode and not args.http
     # a refused token stops here, before the database and scheduler; an unreachable Slack is waited for
     if socket_mode:

@@ -37,7 +37,9 @@ def register(app, runtime: Runtime) -> None:
         elif command.kind == "why":
             ack(**runtime.why.reply(command.key))
         elif command.kind == "stats":
-            ack(**stats.reply(user, command.scope))
+            stats.authorize(user)
+            ack()  # the figures take a few SQL statements: answered after the ack, by response_url
+            respond(response_type="ephemeral", **stats.reply(command.scope))
         elif command.kind == "list":
             ack(**messages.list_reply(runtime.listing.page(command.scope, user), policy))
         else:

@@ -208,3 +208,15 @@ def test_compare_sets_each_headline_figure_beside_last_months(db):
     changes = {c.key: c for c in compare(current, previous)}
     assert (changes["opened"].current, changes["opened"].previous, changes["opened"].delta) == (2, 1, 1)
     assert changes["fcr_rate"].delta == pytest.approx(0.5 - 1.0)
+
+
+def test_criteria_escalations_say_which_criterion(db):
+    def write(h, _):
+        h.ticket(level="tier2")  # P3 enters at tier1: the matrix climbed on open
+        h.ticket(steps=[("escalated", 5, {"from_level": "tier1", "to_level": "tier2", "trigger": "criteria",
+                                          "reason": "criteria matrix: Impact: Multiple users (Tier 1 → Tier 2)"})])
+    engine, _ = db
+    m = metrics_of(db, write)
+    criteria = [e for e in m.escalations if e["trigger"] == "criteria"]
+    assert {e["criterion"] for e in criteria} == {"", "criteria matrix: Impact: Multiple users (Tier 1 → Tier 2)"}
+    assert all(e["automatic"] for e in criteria) and sum(e["count"] for e in criteria) == 2

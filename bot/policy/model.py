@@ -107,6 +107,7 @@ class Policy:
     criteria: tuple = ()  # bot.matrix.Rung, the escalation criteria matrix
     customer_channels: tuple[tuple[str, str], ...] = ()  # customer name → Slack Connect channel
     executive_revenue_threshold: Decimal = Decimal(100000)  # revenue at risk that tells the executive level
+    customer_templates: str | None = None  # a directory replacing the customer-facing texts (bot.quality)
     review: ReviewSchedule | None = None  # the monthly review in Slack; None: not posted
 
     def customer_channel(self, customer: str) -> str | None:

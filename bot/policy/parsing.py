@@ -36,10 +36,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
         raise PolicyError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], source) from None
-    return parse_policy(data, source)
+    return parse_policy(data, source, base=Path(path).parent if path is not None else None)
 
 
-def parse_policy(data: object, source: str = "policy") -> Policy:
+def parse_policy(data: object, source: str = "policy", base: Path | None = None) -> Policy:
+    """base: where a relative path in the policy (customer_templates) is read from."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise PolicyError(["(top level): must be a mapping of policy keys"], source)
@@ -126,6 +127,8 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         root_causes = list(DEFAULT_ROOT_CAUSES)
     review = _parse_review(data.get("review"), levels, problems)
 
+    customer_templates = _parse_customer_templates(data.get("customer_templates"), base, problems)
+
     if problems:
         raise PolicyError(problems, source)
     return Policy(
@@ -145,8 +148,27 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         criteria=criteria,
         customer_channels=tuple((str(name), str(channel)) for name, channel in customer_channels.items()),
         executive_revenue_threshold=executive_revenue_threshold,
+        customer_templates=customer_templates,
         review=review,
     )
+
+
+def _parse_customer_templates(raw: object, base: Path | None, problems: list[str]) -> str | None:
+    """The directory, resolved against the policy file's own; each template in it is
+    rendered with a sample ticket now, so a broken one stops `policy check` and `serve`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        problems.append("customer_templates: must be a directory path")
+        return None
+    from bot.quality.customer_templates import check
+
+    directory = Path(raw).expanduser()
+    if not directory.is_absolute():
+        directory = (base or Path.cwd()) / directory
+    found = check(str(directory.resolve()))
+    problems.extend(found)
+    return None if found else str(directory.resolve())
 
 
 def _parse_review(raw: object, levels: dict, problems: list[str]) -> ReviewSchedule | None:

@@ -76,7 +76,7 @@ class QualityMetrics:
     opened_by_severity: dict[str, int] = field(default_factory=dict)
     arrived_by_level: dict[str, int] = field(default_factory=dict)
     weekly_by_level: dict[int, dict[str, int]] = field(default_factory=dict)  # week n of the range
-    escalations: list[dict] = field(default_factory=list)  # from, to, trigger, automatic, count
+    escalations: list[dict] = field(default_factory=list)  # from, to, trigger, automatic, criterion, count
     deescalations: list[dict] = field(default_factory=list)
     deescalated: int = 0
     undos: int = 0
@@ -206,10 +206,12 @@ class QualityMetrics:
         return self.start + timedelta(days=7 * week)
 
     def _by_trigger(self) -> list[dict]:
-        merged: dict[tuple[str, bool], int] = {}
+        merged: dict[tuple[str, bool, str], int] = {}
         for e in self.escalations:
-            merged[(e["trigger"], e["automatic"])] = merged.get((e["trigger"], e["automatic"]), 0) + e["count"]
-        return [{"trigger": t, "automatic": a, "count": n} for (t, a), n in sorted(merged.items(), key=lambda i: -i[1])]
+            key = (e["trigger"], e["automatic"], e.get("criterion", ""))
+            merged[key] = merged.get(key, 0) + e["count"]
+        return [{"trigger": t, "automatic": a, "criterion": c, "count": n}
+                for (t, a, c), n in sorted(merged.items(), key=lambda i: (-i[1], i[0]))]
 
 
 def compute(session: Session, policy: Policy, start: datetime, end: datetime) -> QualityMetrics:

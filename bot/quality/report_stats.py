@@ -20,11 +20,13 @@ class QualityStats:
     def __init__(self, policy: Policy, sessions: sessionmaker[Session]):
         self.policy, self.sessions = policy, sessions
 
-    def reply(self, user_id: str, period: str) -> dict:
+    def authorize(self, user_id: str) -> None:
         if user_id not in self.policy.managers:
             managers = ", ".join(f"<@{m}>" for m in self.policy.managers) or "its members"
             raise NotAllowed(f"Only {escape_mrkdwn(self.policy.level_name('management'))} ({managers}) "
                              f"can see `/escalate stats`.")
+
+    def reply(self, period: str) -> dict:
         end = utcnow()
         start = end - timedelta(days=DAYS[period])
         with self.sessions() as session:
