@@ -47,7 +47,7 @@ def locked_level_state(session: Session, level_key: str) -> LevelState:
         return state
     try:
         with session.begin_nested():
-            session.add(LevelState(level=level_key, over_capacity=False, crossings=0, next_member=0))
+            session.add(LevelState(level=level_key))  # the model's defaults: not over, no crossings
     except IntegrityError:  # another process created it first
         pass
     return session.get(LevelState, level_key, with_for_update=True, populate_existing=True)
