@@ -98,6 +98,18 @@ def test_acknowledging_stops_only_the_response_clock_and_starts_the_progress_cad
     assert clocks(session, other)["response"].stopped_at is None  # another ticket keeps its clock
 
 
+
+def test_acknowledged_together_a_p2_gets_its_progress_cadence_even_after_a_p4_without_one(session):
+    # clicks on several briefings are recorded together (bot/acknowledgment.py); a P4 has
+    # no update_every, and must not keep the next ticket's reminders from starting
+    book = ClockBook(policy())
+    request, ticket = open_ticket(session, severity="P4", level="planning"), open_ticket(session)
+    for each in (request, ticket):
+        book.start_cycle(session, each, NOW)
+    book.acknowledged(session, [request, ticket], NOW)
+    assert "update" not in clocks(session, request)
+    assert clocks(session, ticket)["update"].due_at == NOW + 2 * H
+
 def test_a_progress_note_starts_the_cadence_over(session):
     book = ClockBook(policy())
     ticket = open_ticket(session)
