@@ -159,6 +159,10 @@ class BusinessCalendar:
             f"business hours {self._describe()} never open within {MAX_CLOSED_DAYS} days"
         )
 
+    def works_on(self, day: date) -> bool:
+        """Whether the calendar opens at all on this local day (every day, 24x7)."""
+        return self.always_open or self._day(day).window is not None
+
     def next_open(self, at: datetime) -> datetime:
         """`at` itself when open, else the next opening."""
         return self.add(at, timedelta(0))

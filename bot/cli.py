@@ -30,7 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     check = policy_commands.add_parser("check", help="validate a policy file")
     check.add_argument("path", nargs="?", help="default: $ESCALATOR_POLICY or the built-in policy")
 
-    commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
+    demo = commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
+    demo.add_argument("--month", action="store_true",
+                      help="instead: a month of generated escalations and the monthly review it produces")
+    demo.add_argument("--charts", metavar="DIR", help="with --month: save the review's charts (PNG) here")
+
+    report = commands.add_parser("report", help="quality metrics of a month or a date range")
+    report.add_argument("--month", help="YYYY-MM (default: the last full month)")
+    report.add_argument("--from", dest="from_date", help="first day, YYYY-MM-DD (with --to)")
+    report.add_argument("--to", dest="to_date", help="last day, YYYY-MM-DD, included")
+    report.add_argument("--format", default="text", help="text (default), json or html")
+    report.add_argument("--out", help="write to this file instead of stdout")
 
     args = parser.parse_args(argv)
     try:
@@ -40,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
             return _db_upgrade()
         if args.command == "policy":
             return _policy_check(args.path)
+        if args.command == "report":
+            return _report(args)
+        if args.month:
+            from bot.quality.review_demo import run_month_demo
+
+            return run_month_demo(charts_dir=args.charts)
         from bot.demo import run_demo
 
         return run_demo()
@@ -69,7 +85,7 @@ def _serve(args) -> int:
     from bot.server import serve_http, serve_socket_mode
 
     settings = load_settings()
-    configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or ""])
+    configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or "", settings.secret or ""])
     socket_mode = settings.socket_mode and not args.http
     # a refused token stops here, before the database and scheduler; an unreachable Slack is waited for
     if socket_mode:
@@ -105,6 +121,21 @@ def _db_upgrade() -> int:
     engine.dispose()
     print(f"database is up to date ({engine.url.render_as_string(hide_password=True)})")
     return 0
+
+
+def _report(args) -> int:
+    from bot.db import make_engine, make_session_factory, upgrade
+    from bot.quality.report import run_report
+
+    settings = load_settings(need_slack=False)
+    policy = load_policy(settings.policy_path)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        return run_report(make_session_factory(engine), policy, month=args.month, from_date=args.from_date,
+                          to_date=args.to_date, fmt=args.format, out=args.out)
+    finally:
+        engine.dispose()
 
 
 def _policy_check(path: str | None) -> int:

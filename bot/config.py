@@ -12,6 +12,7 @@ from pathlib import Path
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_BODY = 1024 * 1024  # Slack's payloads are a few KB; a big modal's submission well under 100 KB
+MIN_SECRET_LENGTH = 16  # an HMAC key short enough to guess would let anyone forge survey links
 
 
 class ConfigError(Exception):
@@ -28,6 +29,8 @@ class Settings:
     policy_path: str | None = None
     port: int = 3000
     max_body: int = DEFAULT_MAX_BODY
+    public_url: str | None = None  # where `serve --http` is reachable from outside (survey links)
+    secret: str | None = field(default=None, repr=False)  # signs survey links (bot.quality.survey_tokens)
 
     @property
     def socket_mode(self) -> bool:
@@ -84,6 +87,16 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
 
     max_body = _byte_size("ESCALATOR_MAX_BODY", text("ESCALATOR_MAX_BODY"), DEFAULT_MAX_BODY)
 
+    public_url = text("ESCALATOR_PUBLIC_URL")
+    if public_url and not re.fullmatch(r"https?://[^\s/?#<>|]+(/[^\s?#<>|]*)?", public_url):
+        raise ConfigError("ESCALATOR_PUBLIC_URL must be the http(s) URL the server is reachable at, "
+                          "such as https://escalator.example.com")
+    secret = text("ESCALATOR_SECRET")
+    if public_url and not secret:
+        raise ConfigError("ESCALATOR_SECRET is not set (required with ESCALATOR_PUBLIC_URL: it signs survey links)")
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"ESCALATOR_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+
     return Settings(
         bot_token=bot_token,
         signing_secret=signing_secret,
@@ -93,6 +106,8 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
         policy_path=policy_path,
         port=port,
         max_body=max_body,
+        public_url=public_url.rstrip("/") if public_url else None,
+        secret=secret,
     )
 
 

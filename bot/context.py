@@ -15,6 +15,7 @@ class ActionContext:
     cycle: int | None = None  # the ticket's stay at a level when a modal opened (stale after a move)
     page: int | None = None  # a page of /escalate list
     scope: str | None = None  # what /escalate list lists (mine, a level key, or everything)
+    resolution: int | None = None  # which resolution of the ticket a satisfaction button rates
 
     @classmethod
     def modal_on(cls, ticket, channel: str | None) -> ActionContext:
@@ -23,7 +24,7 @@ class ActionContext:
 
     def encode(self) -> str:
         short = {"t": self.ticket_id, "l": self.level, "c": self.channel, "p": self.permalink, "e": self.event_id,
-                 "n": self.cycle, "g": self.page, "s": self.scope}
+                 "n": self.cycle, "g": self.page, "s": self.scope, "r": self.resolution}
         return json.dumps({k: v for k, v in short.items() if v is not None}, separators=(",", ":"))
 
     @classmethod
@@ -46,6 +47,7 @@ class ActionContext:
             event_id=_int_or_none(data.get("e")),
             cycle=_int_or_none(data.get("n")),
             page=_int_or_none(data.get("g")),
+            resolution=_int_or_none(data.get("r")),
             scope=_str_or_none(data.get("s")),
             level=_str_or_none(data.get("l")),
             channel=_str_or_none(data.get("c")),

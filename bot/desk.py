@@ -49,6 +49,8 @@ class EscalationDesk:
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
         # called with (session, tickets) after any change people see (the App Home refresh hooks in)
         self.on_change: list[Callable[[Session, Sequence[Ticket]], None]] = []
+        # called with (session, ticket) once a ticket is resolved (the customer's confirmation)
+        self.on_resolved: list[Callable[[Session, Ticket], None]] = []
         self.acknowledgments = Acknowledgments(self)
 
     # --- reading ------------------------------------------------------------
@@ -294,6 +296,8 @@ class EscalationDesk:
                 f"Resolved by <@{actor_id}> ({escape_mrkdwn(resolution.root_cause)}): "
                 f"{escape_mrkdwn(resolution.text)}"))
             self.slack.refresh_briefing(session, ticket, briefing)
+            for hook in self.on_resolved:
+                hook(session, ticket)
             session.flush()
             self.capacity.check(session, ticket.level)
             self.changed(session, ticket)

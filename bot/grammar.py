@@ -8,9 +8,13 @@ from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
 
 
+STATS_PERIODS = ("7d", "30d", "90d")
+STATS_DEFAULT = "30d"
+
+
 @dataclass(frozen=True)
 class Command:
-    kind: str  # new | escalate | status | why | list | help | usage
+    kind: str  # new | escalate | status | why | list | stats | help | usage
     key: str | None = None
     scope: str = ""
     problem: Mrkdwn | None = None
@@ -37,6 +41,13 @@ def parse_command(text: str, policy: Policy) -> Command:
             return Command("list", scope=scope)
         levels = ", ".join(f"`{key}`" for key in policy.levels)
         return _usage(f"`/escalate list` takes `mine` or a level: {levels}.")
+    if head == "stats":
+        if not rest:
+            return Command("stats", scope=STATS_DEFAULT)
+        if len(rest) == 1 and rest[0].lower() in STATS_PERIODS:
+            return Command("stats", scope=rest[0].lower())
+        return _usage(f"`/escalate stats` takes {', '.join(f'`{p}`' for p in STATS_PERIODS)} "
+                      f"(default `{STATS_DEFAULT}`).")
     shown = escape_mrkdwn(" ".join(words))[:200]
     return _usage(f"I don't know `{shown}`.")
 

@@ -15,6 +15,13 @@ class ActionId(StrEnum):
     TAKE = "ticket.take"
     REASSIGN = "ticket.reassign"
     UPDATE_FACTS = "ticket.facts"
+    UPDATE_CUSTOMER = "ticket.update_customer"
+    # the satisfaction question's five buttons (distinct ids: Slack wants them unique in a block)
+    CSAT_1 = "csat.1"
+    CSAT_2 = "csat.2"
+    CSAT_3 = "csat.3"
+    CSAT_4 = "csat.4"
+    CSAT_5 = "csat.5"
     LIST_NEXT = "list.next"
     LIST_PREVIOUS = "list.previous"
 
@@ -28,6 +35,7 @@ class CallbackId(StrEnum):
     DEESCALATE_MODAL = "ticket.deescalate"
     REASSIGN_MODAL = "ticket.reassign"
     FACTS_MODAL = "ticket.facts"
+    CUSTOMER_UPDATE_MODAL = "ticket.update_customer"
     MESSAGE_SHORTCUT = "escalate_message"
     GLOBAL_SHORTCUT = "new_escalation"
 
@@ -53,6 +61,9 @@ class BlockId(StrEnum):
     TRAINING_NEED = "training_need"
     PRODUCT_LINK = "product_link"
     ASSIGNEE = "assignee"
+    MESSAGE = "message"
 
+
+CSAT_ACTIONS = {ActionId.CSAT_1: 1, ActionId.CSAT_2: 2, ActionId.CSAT_3: 3, ActionId.CSAT_4: 4, ActionId.CSAT_5: 5}
 
 INPUT_ACTION = "value"  # every input element uses this action_id inside its block

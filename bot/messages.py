@@ -10,6 +10,7 @@ from bot.listing import TicketPage
 from bot.models import Ticket, TicketEvent
 from bot.outbox import LINK_PLACEHOLDER
 from bot.policy import Policy
+from bot.quality import customer_templates
 from bot.rendering import Mrkdwn, escape_mrkdwn, render
 from bot.routing import management_reasons
 from bot.vocabulary import (AUTOMATIC_TRIGGERS, COMPLEXITIES, FLAGS, IMPACTS, SEVERITY_LABELS, STATUS_LABELS,
@@ -181,6 +182,9 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
         "management_pinged": f"management told{reason}",
         "executive_pinged": f"executive level told{reason}",
         "facts_changed": f"facts updated by {who}{reason}",
+        "customer_notified": f"customer told{reason}",
+        "customer_updated": f"customer updated by {who}{reason}",
+        "csat_answered": f"customer satisfaction{reason}",
     }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
     return Mrkdwn(text)
 
@@ -212,13 +216,19 @@ def handoff_reply(ticket: Ticket, policy: Policy, customer_note: dict) -> dict:
 
 
 def customer_update(ticket: Ticket, policy: Policy, respond_by: datetime | None) -> dict:
+    """The acknowledgment with the expected timeline (the policy's customer templates)."""
     severity = policy.severities[ticket.severity]
-    return render(
-        "customer_update.json.j2", ticket=ticket, customer=ticket.customer,
-        level_name=policy.level_name(ticket.level),
-        respond_by=local_time(respond_by, policy) if respond_by else f"within {format_duration(severity.response)}",
-        update_every=format_duration(severity.update_every) if severity.update_every else None,
-    )
+    values = {**customer_templates.ticket_values(ticket, policy),
+              "respond_by": local_time(respond_by, policy) if respond_by
+              else f"within {format_duration(severity.response)}"}
+    return customer_message(customer_templates.render(policy.customer_templates, "acknowledgment", values),
+                            f"Update on your request {ticket.key}")
+
+
+def customer_message(text: Mrkdwn, fallback: str, survey: dict | None = None) -> dict:
+    """A message to the customer's channel: a customer template's text, and for the
+    resolution confirmation the satisfaction question (bot.quality.csat)."""
+    return render("customer/message.json.j2", text=text, fallback=fallback, survey=survey)
 
 
 def wait_modal(ticket: Ticket, context: ActionContext) -> dict:
@@ -262,3 +272,13 @@ def facts_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
 def reassign_modal(ticket: Ticket, policy: Policy, context: ActionContext) -> dict:
     return render("modals/reassign.json.j2", callback_id=CallbackId.REASSIGN_MODAL, metadata=context.encode(),
                   ticket=ticket, level_name=policy.level_name(ticket.level))
+
+
+def customer_update_modal(ticket: Ticket, context: ActionContext, message: str, channel: str | None) -> dict:
+    return render("modals/customer_update.json.j2", callback_id=CallbackId.CUSTOMER_UPDATE_MODAL,
+                  metadata=context.encode(), ticket=ticket, message=message, channel=channel)
+
+
+def customer_note_reply(headline: Mrkdwn, customer_note: dict, hint: Mrkdwn | None = None) -> dict:
+    """customer_note: {"channel": id} when the customer is told there, else {"draft": text}."""
+    return render("replies/customer_note.json.j2", headline=headline, customer_note=customer_note, hint=hint)

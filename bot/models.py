@@ -7,10 +7,12 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -85,8 +87,8 @@ class Ticket(Base):
     kb_article: Mapped[str | None] = mapped_column(Text, nullable=True)
     training_need: Mapped[str | None] = mapped_column(Text, nullable=True)
     product_link: Mapped[str | None] = mapped_column(Text, nullable=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     events: Mapped[list[TicketEvent]] = relationship(
@@ -106,6 +108,8 @@ class TicketEvent(Base):
     """Append-only history: who did what, when, why."""
 
     __tablename__ = "ticket_events"
+    # the quality metrics read a date range of given kinds (migration 0011)
+    __table_args__ = (Index("ix_ticket_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -187,6 +191,26 @@ class OutboxMessage(Base):
     link_message: Mapped[SlackMessage | None] = relationship(foreign_keys=[link_message_id])
 
 
+class OutboxFile(Base):
+    """A file an outbox row shares (method files.completeUploadExternal), and how far its
+    upload got: an upload URL asked for (file_id, upload_url), its bytes sent (uploaded_at).
+    Each step is recorded as it happens, so a process that takes the row over goes on from
+    there and never shares the files twice (bot.slack_upload)."""
+
+    __tablename__ = "outbox_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(250))
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    file_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    upload_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ChannelPacing(Base):
     """When a channel may next be written to: shared by every process (429 Retry-After, pacing)."""
 
@@ -228,6 +252,7 @@ class SlaClock(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind", "level", "cycle", name="uq_sla_clock"),
         Index("ix_sla_clocks_next_check", "next_check_at"),
+        Index("ix_sla_clocks_started_at", "started_at"),  # the quality metrics' SLA attainment (0011)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -301,3 +326,29 @@ class TicketNote(Base):
     ts: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CsatResponse(Base):
+    """A customer's satisfaction score (1–5) for one resolution of a ticket (bot.quality.csat).
+
+    One row per resolution: a later answer within the change window replaces the score
+    (answered_at moves, first_answered_at stays). resolution counts the ticket's
+    resolutions from 1 (a reopened and resolved-again ticket is asked again); level is
+    the level that resolved it."""
+
+    __tablename__ = "csat_responses"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "resolution", name="uq_csat_response"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="ck_csat_score"),
+        Index("ix_csat_responses_answered_at", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    resolution: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int] = mapped_column(Integer)
+    responder_id: Mapped[str] = mapped_column(String(20))  # a Slack user id, or "web" for the survey page
+    channel: Mapped[str] = mapped_column(String(10))  # "slack" | "web"
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_answered_at: Mapped[datetime] = mapped_column(UTCDateTime)

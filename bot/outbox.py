@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import sqlite_writer
-from bot.models import PENDING, OutboxMessage, SlackMessage, utcnow
+from bot.models import PENDING, OutboxFile, OutboxMessage, SlackMessage, utcnow
 
 # Written in a template where the permalink of another message belongs; `<` can't
 # come from user text (it is escaped), so this can't be forged.
@@ -252,3 +252,34 @@ def publish_homes(session: Session, user_ids: Iterable[str]) -> None:
     if rows:
         session.connection().execute(_OWE_RENDERED, rows)
         _mark_dirty(session, *(row["channel"] for row in rows))
+
+
+SHARE_FILES = "files.completeUploadExternal"
+
+
+class FileToShare(NamedTuple):
+    filename: str
+    title: str
+    content: bytes
+    alt_text: str = ""
+
+
+def share_files(session: Session, *, channel: str, files: Sequence[FileToShare], initial_comment: str,
+                thread: MessageRef | SlackMessage | None = None, ticket_id: int | None = None) -> int:
+    """Owe Slack files shared as one message in `channel` (in `thread` when given, after
+    its root is posted): each file's upload URL and bytes, then files.completeUploadExternal.
+    The files are stored with the row; bot.slack_upload records each step. Returns the row id."""
+    if not files:
+        raise ValueError("share_files needs at least one file")
+    session.flush()
+    now = utcnow()
+    row = OutboxMessage(ticket_id=ticket_id, method=SHARE_FILES, channel=channel,
+                        order_key=f"thread:{thread.id}" if thread else f"channel:{channel}",
+                        thread_message_id=thread.id if thread else None,
+                        payload={"initial_comment": initial_comment}, created_at=now, not_before=now)
+    session.add(row)
+    session.flush()
+    session.add_all(OutboxFile(outbox_id=row.id, position=position, filename=f.filename, title=f.title,
+                               alt_text=f.alt_text, content=f.content) for position, f in enumerate(files))
+    _mark_dirty(session, channel)
+    return row.id

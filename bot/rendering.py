@@ -57,6 +57,8 @@ def link(url: str | None, label: str) -> Mrkdwn:
 
 
 def cut(text: Any, limit: int) -> str:
+    if isinstance(text, Mrkdwn):  # stays mrkdwn (not escaped twice), cut without splitting an entity or link
+        return Mrkdwn(cut_mrkdwn(text, limit))
     text = "" if text is None else str(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 

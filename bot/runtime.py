@@ -21,10 +21,15 @@ from bot.facts import FactUpdates
 from bot.listing import TicketListing
 from bot.events import EventLedger
 from bot.home import HomeTab
+from bot.quality.review import MonthlyReview
 from bot.sla.digest import DailyDigest
 from bot.sla.sweep import SlaSweep
 from bot.sla.why import WhyReport
 from bot.policy import Policy, load_policy
+from bot.quality.csat import Csat
+from bot.quality.customer_updates import ProgressUpdates
+from bot.quality.resolutions import ResolutionConfirmations
+from bot.quality.survey_tokens import SurveyLinks
 
 log = logging.getLogger("escalator")
 
@@ -46,6 +51,11 @@ class Runtime:
     digest: DailyDigest
     why: WhyReport
     worker: OutboxWorker
+    progress_updates: ProgressUpdates
+    resolutions: ResolutionConfirmations
+    csat: Csat
+    review: MonthlyReview
+    survey_links: SurveyLinks | None = None  # None without ESCALATOR_SECRET: no survey page or links
     app: App | None = None
     background: list = field(default_factory=list)
 
@@ -85,12 +95,18 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     desk.on_change.append(home.refresh_for)
     worker = OutboxWorker(sessions, outbox_client(settings), delivery,
                           renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
+    # links need a public URL to point at; the page needs only the secret to check them
+    survey_links = SurveyLinks(settings.public_url or "", settings.secret) if settings.secret else None
+    resolutions = ResolutionConfirmations(desk, survey_links if settings.public_url else None)
+    desk.on_resolved.append(resolutions.on_resolved)
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
                    deescalation=Deescalation(desk), assignment=Assignment(desk), facts=FactUpdates(desk),
                    listing=TicketListing(sessions, policy),
                    events=EventLedger(sessions, worker.liveness), home=home,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
-                   why=WhyReport(sessions, policy, desk), worker=worker)
+                   why=WhyReport(sessions, policy, desk), worker=worker,
+                   progress_updates=ProgressUpdates(desk), resolutions=resolutions, csat=Csat(desk),
+                   review=MonthlyReview(sessions, policy), survey_links=survey_links)
 
 
 def build_app(runtime: Runtime) -> App:

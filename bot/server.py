@@ -47,10 +47,15 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
         return PlainTextResponse("ok")
 
     slack_events = slack_events_endpoint(app, SlackSignature(runtime.settings.signing_secret))
-    return hardened([
+    routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
-    ], max_body=runtime.settings.max_body)
+    ]
+    if runtime.survey_links is not None:  # the CSAT survey page (ESCALATOR_SECRET set)
+        from bot.quality.survey_page import survey_routes
+
+        routes += survey_routes(runtime.csat, runtime.survey_links)
+    return hardened(routes, max_body=runtime.settings.max_body)
 
 
 def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:

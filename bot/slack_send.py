@@ -67,6 +67,9 @@ class SlackSender:
         self.worker_id = worker_id
         # asked right before the call, after the history look-up and the permalink fetch
         self.still_ours = still_ours
+        from bot.slack_upload import FileUploads  # it builds on this module's Job and NotOurs
+
+        self.uploads = FileUploads(sessions, client, worker_id, self._check)
 
     def deliver(self, job: Job) -> dict:
         """Make the Slack call of a loaded row; its answer ({"ts": …} for posts)."""
@@ -113,6 +116,9 @@ class SlackSender:
             self._check(job)
             self.client.views_publish(user_id=job.channel, view=payload["view"])
             return {}
+        if job.method == outbox.SHARE_FILES:
+            job.payload = payload
+            return self.uploads.share(job)
         if job.method == "chat.update":
             payload.pop("unfurl_links", None)
             self._check(job)

@@ -1,11 +1,12 @@
 """Buttons on a briefing (Acknowledge, Escalate, De-escalate, Mitigated, Waiting on customer /
-Resume, Resolve, Reopen, Take it, Reassign, Update facts) and Undo on a de-escalation's note."""
+Resume, Resolve, Reopen, Take it, Reassign, Update facts, Update customer), Undo on a
+de-escalation's note, and the satisfaction scores on a resolution confirmation."""
 from __future__ import annotations
 
 from bot import messages
 from bot.context import ActionContext
 from bot.errors import TicketNotFound
-from bot.ids import ActionId
+from bot.ids import CSAT_ACTIONS, ActionId
 from bot.runtime import Runtime
 from handlers.errors import friendly
 
@@ -58,6 +59,8 @@ def register(app, runtime: Runtime) -> None:
         ticket, policy, opened))
     modal_button(ActionId.UPDATE_FACTS, "update the facts of", requester_may=True,
                  build_view=lambda ticket, opened: messages.facts_modal(ticket, policy, opened))
+    modal_button(ActionId.UPDATE_CUSTOMER, "update the customer on", requester_may=True,
+                 build_view=runtime.progress_updates.modal)
 
     @app.action(ActionId.REOPEN.value)
     @friendly
@@ -83,3 +86,17 @@ def register(app, runtime: Runtime) -> None:
     def take(ack, body, client, respond, context):
         runtime.assignment.take(context["ticket_context"].ticket_id, body["user"]["id"])
         ack()
+
+    @friendly
+    def rate(ack, body, client, respond, context):
+        """A score button (1 … 5) under a resolution confirmation in the customer's channel."""
+        ticket_context = context["ticket_context"]
+        container = body.get("container") or {}
+        runtime.csat.answer_in_slack(
+            ticket_context.ticket_id, ticket_context.resolution, CSAT_ACTIONS[ActionId(body["actions"][0]["action_id"])],
+            body["user"]["id"], (body.get("channel") or {}).get("id") or container.get("channel_id", ""),
+            container.get("message_ts"))
+        ack()
+
+    for action in CSAT_ACTIONS:
+        app.action(action.value)(rate)

@@ -7,11 +7,13 @@ from bot.context import ActionContext
 from bot.grammar import parse_command
 from bot.ids import ActionId
 from bot.runtime import Runtime
+from bot.quality.report_stats import QualityStats
 from handlers.errors import friendly
 
 
 def register(app, runtime: Runtime) -> None:
     desk, policy = runtime.desk, runtime.policy
+    stats = QualityStats(policy, runtime.sessions)
 
     @app.command("/escalate")
     @friendly
@@ -34,6 +36,10 @@ def register(app, runtime: Runtime) -> None:
             ack(**messages.status_reply(ticket, policy, desk.briefing_permalink(ticket)))
         elif command.kind == "why":
             ack(**runtime.why.reply(command.key))
+        elif command.kind == "stats":
+            stats.authorize(user)
+            ack()  # the figures take a few SQL statements: answered after the ack, by response_url
+            respond(response_type="ephemeral", **stats.reply(command.scope))
         elif command.kind == "list":
             ack(**messages.list_reply(runtime.listing.page(command.scope, user), policy))
         else:

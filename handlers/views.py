@@ -1,11 +1,12 @@
 """Modal submissions: new escalation, escalate, wait, resume, resolve, de-escalate, reassign,
-update facts. Bad input → inline errors; a ticket changed meanwhile → what happened, ephemeral."""
+update facts, update customer. Bad input → inline errors; a ticket changed meanwhile → what happened, ephemeral."""
 from __future__ import annotations
 
 from bot import messages
 from bot.forms import (parse_deescalation, parse_escalation, parse_facts, parse_new_ticket, parse_reason,
                        parse_resolution)
 from bot.ids import BlockId, CallbackId
+from bot.rendering import Mrkdwn
 from bot.runtime import Runtime
 from handlers.errors import friendly
 from handlers.view_state import submitted_values
@@ -42,8 +43,11 @@ def register(app, runtime: Runtime) -> None:
     def submit_resolution(ack, body, client, respond, context):
         resolution = parse_resolution(submitted_values(body["view"]), policy.root_causes)
         opened = context["ticket_context"]
-        desk.resolve(opened.ticket_id, resolution, body["user"]["id"], seen_cycle=opened.cycle)
+        ticket = desk.resolve(opened.ticket_id, resolution, body["user"]["id"], seen_cycle=opened.cycle)
         ack()
+        if opened.channel:  # the customer's resolution confirmation: sent, or the draft to send
+            client.chat_postEphemeral(channel=opened.channel, user=body["user"]["id"],
+                                      **runtime.resolutions.for_resolver(ticket))
 
     @app.view(CallbackId.WAIT_MODAL.value)
     @friendly
@@ -86,3 +90,14 @@ def register(app, runtime: Runtime) -> None:
         opened = context["ticket_context"]
         runtime.facts.update(opened.ticket_id, facts, body["user"]["id"], seen_cycle=opened.cycle)
         ack()
+
+    @app.view(CallbackId.CUSTOMER_UPDATE_MODAL.value)
+    @friendly
+    def submit_customer_update(ack, body, client, respond, context):
+        opened = context["ticket_context"]
+        told = runtime.progress_updates.send(opened.ticket_id, submitted_values(body["view"]).get(BlockId.MESSAGE),
+                                             body["user"]["id"], seen_cycle=opened.cycle)
+        ack()
+        if opened.channel:
+            client.chat_postEphemeral(channel=opened.channel, user=body["user"]["id"], **messages.customer_note_reply(
+                Mrkdwn(f"Progress update on *ESC-{opened.ticket_id}*."), told))

@@ -31,8 +31,9 @@ FAST_DELIVERY = DeliveryOptions(poll_interval=0.05, channel_interval=timedelta(m
 
 class Harness:
     def __init__(self, database_url: str, *, policy=None, delivery: DeliveryOptions | None = None,
-                 start_worker: bool = True, scheduler: bool = False):
+                 start_worker: bool = True, scheduler: bool = False, settings: dict | None = None):
         self.database_url = database_url
+        self.extra_settings = settings or {}  # e.g. public_url, secret
         self.policy = policy or load_policy()
         self.delivery = delivery or FAST_DELIVERY
         self.start_worker = start_worker
@@ -44,7 +45,7 @@ class Harness:
         for key, level in self.policy.levels.items():
             self.sim.add_channel(level.channel, key)
         settings = Settings(bot_token=TOKEN, signing_secret=SECRET, slack_api_url=self.sim.url,
-                            database_url=self.database_url)
+                            database_url=self.database_url, **self.extra_settings)
         self.runtime = build_runtime(settings, policy=self.policy, delivery=self.delivery)
         self.app = build_app(self.runtime)
         self.server = BackgroundServer(create_asgi_app(self.runtime, self.app)).start()

@@ -42,7 +42,8 @@ def test_briefing_shows_key_summary_steps_and_acknowledge_button():
     assert "ESC-12" in text and "restarted &amp; retried" in text
     buttons = [e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["text"]["text"] for b in buttons] == [
-        "Acknowledge", "Escalate", "Waiting on customer", "Resolve", "Update facts", "Reassign"]  # tier1: nothing below to de-escalate to
+        "Acknowledge", "Escalate", "Waiting on customer", "Resolve", "Update facts", "Update customer",
+        "Reassign"]  # tier1: nothing below to de-escalate to
     assert ActionContext.decode(buttons[0]["value"]) == ActionContext(ticket_id=12, level="tier1")
 
 

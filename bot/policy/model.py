@@ -81,6 +81,15 @@ class PriorityWeights:
 
 
 @dataclass(frozen=True)
+class ReviewSchedule:
+    """The monthly review: posted to `level`'s channel on the first working day of each
+    month at `at` (local time, the policy's time zone)."""
+
+    level: str
+    at: str = "09:00"
+
+
+@dataclass(frozen=True)
 class Policy:
     timezone: ZoneInfo
     business_hours: BusinessHours
@@ -98,6 +107,8 @@ class Policy:
     criteria: tuple = ()  # bot.matrix.Rung, the escalation criteria matrix
     customer_channels: tuple[tuple[str, str], ...] = ()  # customer name → Slack Connect channel
     executive_revenue_threshold: Decimal = Decimal(100000)  # revenue at risk that tells the executive level
+    customer_templates: str | None = None  # a directory replacing the customer-facing texts (bot.quality)
+    review: ReviewSchedule | None = None  # the monthly review in Slack; None: not posted
 
     def customer_channel(self, customer: str) -> str | None:
         wanted = customer.strip().casefold()

@@ -16,7 +16,7 @@ from bot.matrix import parse_criteria
 from bot.policy.fields import (parse_amount, parse_business_hours, parse_fraction, parse_levels,
                                parse_timezone)
 from bot.policy.model import (CHANNEL_ID, CLOCK, DEFAULT_ROOT_CAUSES, SEVERITIES, Policy,
-                              PolicyError, PriorityWeights, Severity)
+                              PolicyError, PriorityWeights, ReviewSchedule, Severity)
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
@@ -36,10 +36,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
         raise PolicyError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], source) from None
-    return parse_policy(data, source)
+    return parse_policy(data, source, base=Path(path).parent if path is not None else None)
 
 
-def parse_policy(data: object, source: str = "policy") -> Policy:
+def parse_policy(data: object, source: str = "policy", base: Path | None = None) -> Policy:
+    """base: where a relative path in the policy (customer_templates) is read from."""
     problems: list[str] = []
     if not isinstance(data, dict):
         raise PolicyError(["(top level): must be a mapping of policy keys"], source)
@@ -124,6 +125,9 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
             or not all(isinstance(c, str) and 0 < len(c) <= 60 for c in root_causes)):
         problems.append("root_causes: must be a list of category names (each up to 60 characters)")
         root_causes = list(DEFAULT_ROOT_CAUSES)
+    review = _parse_review(data.get("review"), levels, problems)
+
+    customer_templates = _parse_customer_templates(data.get("customer_templates"), base, problems)
 
     if problems:
         raise PolicyError(problems, source)
@@ -144,7 +148,50 @@ def parse_policy(data: object, source: str = "policy") -> Policy:
         criteria=criteria,
         customer_channels=tuple((str(name), str(channel)) for name, channel in customer_channels.items()),
         executive_revenue_threshold=executive_revenue_threshold,
+        customer_templates=customer_templates,
+        review=review,
     )
+
+
+def _parse_customer_templates(raw: object, base: Path | None, problems: list[str]) -> str | None:
+    """The directory, resolved against the policy file's own; each template in it is
+    rendered with a sample ticket now, so a broken one stops `policy check` and `serve`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        problems.append("customer_templates: must be a directory path")
+        return None
+    from bot.quality.customer_templates import check
+
+    directory = Path(raw).expanduser()
+    if not directory.is_absolute():
+        directory = (base or Path.cwd()) / directory
+    found = check(str(directory.resolve()))
+    problems.extend(found)
+    return None if found else str(directory.resolve())
+
+
+def _parse_review(raw: object, levels: dict, problems: list[str]) -> ReviewSchedule | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append(f"review: must be a mapping like {{level: management, at: \"09:00\"}}, got {raw!r}")
+        return None
+    for key in sorted(set(raw) - {"level", "at"}, key=str):
+        problems.append(f"review.{key}: unknown key (use level and at)")
+    level = raw.get("level")
+    if level is None:
+        problems.append("review.level: missing (the level whose channel gets the monthly review)")
+    elif levels and level not in levels:
+        problems.append(f"review.level: unknown level {level!r}")
+    at = raw.get("at", "09:00")
+    if isinstance(at, int) and not isinstance(at, bool):  # YAML reads an unquoted 09:00 as 540 (minutes)
+        problems.append(f"review.at: put the time in quotes, like \"09:00\" (YAML read {at!r})")
+    elif not isinstance(at, str) or not CLOCK.match(at):
+        problems.append(f"review.at: must be a time like \"09:00\", got {at!r}")
+    if level is None or not isinstance(at, str):
+        return None
+    return ReviewSchedule(level=str(level), at=at)
 
 
 def _parse_priority(raw: object, problems: list[str]) -> PriorityWeights:

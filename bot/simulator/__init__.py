@@ -3,7 +3,9 @@
 - ``FakeSlack``: a stateful fake of Slack's Web API served over HTTP on
   127.0.0.1 (``WebClient(token=sim.token, base_url=sim.url)``). Holds channels,
   messages and threads, ephemerals, response_url posts, modals and Home tabs;
-  validates Block Kit like Slack; injects faults (``fail_next``, ``fail_http``,
+  validates Block Kit like Slack; serves the external file upload
+  (``files.getUploadURLExternal``, the upload URL, ``files.completeUploadExternal``,
+  ``files.info``: ``shared_files``, ``uploads_started``); injects faults (``fail_next``, ``fail_http``,
   ``throttle_next``, ``outage``, ``rate_limit_channel``, ``latency``); and answers
   tests (``messages``, ``find_message``, ``ephemerals``, ``views_opened``,
   ``wait_for``, ``transcript`` ...).

@@ -130,10 +130,13 @@ class Message:
     bot_id: Optional[str] = None  # set when the bot posted it
     reactions: dict = field(default_factory=dict)  # name -> [user ids]
     extra: dict = field(default_factory=dict)  # unfurl_links, reply_broadcast…
+    files: list = field(default_factory=list)  # files shared with it (files.completeUploadExternal)
 
     @property
     def rendered(self) -> str:
-        return render_text(self.text, self.blocks)
+        shown = render_text(self.text, self.blocks)
+        lines = [f"[file: {f.get('title') or f.get('name')}]" for f in self.files]
+        return "\n".join(part for part in (shown, *lines) if part)
 
     @property
     def is_reply(self) -> bool:
@@ -170,6 +173,9 @@ class Message:
                                 for n, u in self.reactions.items()]
         if include_metadata and self.metadata is not None:
             out["metadata"] = copy.deepcopy(self.metadata)
+        if self.files:
+            out["files"] = copy.deepcopy(self.files)
+            out["upload"] = True
         return out
 
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .blocks import assign_ids, validate_blocks
 from .faults import FaultPlan, LateAnswer
+from .files import UPLOAD_PATH, FileMethods, answer_upload
 from .methods import API_METHODS, WebApiMethods
 from .models import Call, Channel, Ephemeral, Message, ResponseUrl, SlackApiFault
 from .socket_mode import FakeSocketMode
@@ -38,7 +39,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeSlack(WebApiMethods, Queries):
+class FakeSlack(WebApiMethods, FileMethods, Queries):
     def __init__(self, token: str = "xoxb-test", bot_user_id: str = "UBOT",
                  team_id: str = "T0TEST", *, bot_id: str = "B0BOT", trigger_ttl: float = 3.0,
                  app_token: str = "xapp-1-A0FAKEAPP-1-fake"):
@@ -59,6 +60,8 @@ class FakeSlack(WebApiMethods, Queries):
         self._response_urls: dict[str, ResponseUrl] = {}
         self._triggers: dict[str, dict] = {}
         self._custom: dict[str, Callable[[dict], dict]] = {}
+        self._files: dict = {}  # file id -> files.StoredFile
+        self._uploads: dict = {}  # upload URL key -> files.StoredFile, until its one upload
         self._ids = itertools.count(1)
         self._last_ts = 0
         self._server: Optional[ThreadingHTTPServer] = None
@@ -335,6 +338,9 @@ def _make_handler(sim: FakeSlack) -> type:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = urlsplit(self.path).path
+            if path.startswith(UPLOAD_PATH):
+                answer_upload(sim, self, path[len(UPLOAD_PATH):], raw)
+                return
             late = None
             try:
                 params = _decode_params(self, raw)

@@ -5,7 +5,7 @@ works; a process that was down at that time sends it when it comes back, once.
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,8 +78,4 @@ class DailyDigest:
         return total, rows
 
     def _works_on(self, level_key: str, local: datetime) -> bool:
-        calendar = calendar_for(self.policy, level_key)
-        if calendar.always_open:
-            return True
-        day_start = datetime.combine(local.date(), time(0), tzinfo=self.policy.timezone)
-        return calendar.business_time(day_start, day_start + timedelta(days=1)) > timedelta(0)
+        return calendar_for(self.policy, level_key).works_on(local.date())

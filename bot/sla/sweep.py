@@ -23,6 +23,7 @@ from bot.desk import EscalationDesk
 from bot.durations import format_duration
 from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
+from bot.quality import customer_updates
 from bot.rendering import render
 from bot.sla.deadlines import Pause
 from bot.sla.explain import CLOCK_NAMES, ClockExplainer
@@ -109,7 +110,7 @@ class SlaSweep:
     def _send(self, session: Session, notice: _Notice, now: datetime, result: SweepResult, batch: _Batch) -> None:
         ticket, clock = notice.ticket, notice.clock
         if notice.kind == "update_reminder":
-            self._remind(session, ticket, clock, result, batch)
+            self._remind(session, ticket, clock, now, result, batch)
         elif notice.kind == "warning":
             self._thread_alert(session, ticket, clock, now, "warning", batch)
             result.warnings += 1
@@ -131,11 +132,13 @@ class SlaSweep:
         result.escalations += 1
         log.info("%s escalated automatically to %s: %s", ticket.key, target, reason)
 
-    def _remind(self, session, ticket, clock, result, batch) -> None:
+    def _remind(self, session, ticket, clock, now, result, batch) -> None:
         level = self.policy.levels.get(ticket.level)
         owner = ticket.assignee_id or ticket.acknowledged_by
         mentions = [owner] if owner else list(level.members if level else ())
-        payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions,
+        customer_due = customer_updates.due_phrase(
+            customer_updates.customer_update_due(session, ticket, self.policy), now, self.policy)
+        payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions, customer_due=customer_due,
                          every=format_duration(timedelta(seconds=clock.target_seconds)))
         self.desk.slack.note(session, ticket, batch.briefing(ticket), payload)
         result.reminders += 1

@@ -1,0 +1,156 @@
+"""CSAT after escalation, in Slack (issue 12 §2): the resolution confirmation in the
+customer's Slack Connect channel asks for a score with five buttons; a customer's click
+records it (a later one within 7 days replaces it) and the message thanks them; our own
+people are refused; a low score tells the resolving level's thread and management once."""
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.db import transaction
+from bot.ids import ActionId
+from bot.models import Alert, CsatResponse, TicketEvent
+from bot.policy import load_policy
+from tests.harness import AGENT, CHANNELS, MANAGER, Harness
+
+ACME = "C0ACMECONNECT"
+BUYER, BUYER2 = "U0ACMEBUYER", "U0ACMEOPS"
+
+
+def acme_policy(**changes):
+    return replace(load_policy(), customer_channels=(("ACME GmbH", ACME),), **changes)
+
+
+def resolve(running, briefing, user=AGENT, text="Rolled back the deploy"):
+    modal = running.modal_from(user, briefing, ActionId.RESOLVE)
+    answer = running.driver.submit_view(user, modal.id, {"Resolution": text, "Root cause": "Configuration"})
+    assert answer.status == 200, answer.body
+
+
+def confirmation(running, number=1):
+    return running.sim.wait_for(
+        lambda: (found := [m for m in running.sim.messages(ACME) if "was resolved" in m.rendered])
+        and len(found) >= number and found[number - 1], message=f"resolution confirmation {number}")
+
+
+@pytest.fixture
+def running(database_url):
+    """The bot, with ACME GmbH's Slack Connect channel in the policy."""
+    with Harness(database_url, policy=acme_policy()) as running:
+        running.sim.add_channel(ACME, "acme-support")
+        yield running
+
+
+def open_and_resolve(running, summary="Checkout fails with a 500", text="Rolled back the deploy"):
+    key = running.new_ticket(Summary=summary, Customer="ACME GmbH")
+    briefing = running.briefing(key)
+    resolve(running, briefing, text=text)
+    return key, briefing
+
+
+def responses(running):
+    with running.runtime.sessions() as session:
+        return [(r.ticket_id, r.resolution, r.level, r.score, r.responder_id, r.channel)
+                for r in session.scalars(select(CsatResponse).order_by(CsatResponse.id))]
+
+
+def test_the_confirmation_asks_and_a_customers_click_is_recorded_then_replaced(running):
+    key, _ = open_and_resolve(running, "Exports <!channel> time out", text="Added an <index>")
+    asked = confirmation(running)
+    assert f"How satisfied are you with how we handled {key}?" in asked.rendered
+    assert "&lt;!channel&gt;" in asked.rendered and "Added an &lt;index&gt;" in asked.rendered
+    labels = [el["text"]["text"] for block in asked.blocks if block["type"] == "actions"
+              for el in block["elements"]]
+    assert [label[0] for label in labels] == ["1", "2", "3", "4", "5"]
+    told = running.sim.wait_for(lambda: [t for t in running.ephemeral_texts(AGENT, CHANNELS["tier1"])
+                                         if "is resolved" in t], message="the resolver's note")
+    assert f"The customer is being told in <#{ACME}>" in told[0]
+
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
+    running.sim.wait_for(lambda: "We recorded *4* (Satisfied)" in asked.rendered, message="the thank-you")
+    assert responses(running) == [(1, 1, "tier1", 4, BUYER, "slack")]
+
+    running.driver.click(BUYER2, ACME, asked.ts, ActionId.CSAT_5)  # a later click replaces it
+    running.sim.wait_for(lambda: "We recorded *5* (Very satisfied)" in asked.rendered, message="the new thanks")
+    assert responses(running) == [(1, 1, "tier1", 5, BUYER2, "slack")]
+    assert "How satisfied are you" in asked.rendered  # the question and buttons stay while it may change
+    running.settle()
+    assert len(running.sim.messages(ACME)) == 2  # the acknowledgment and one confirmation
+
+
+def test_our_own_people_are_refused_and_nothing_is_recorded(running):
+    open_and_resolve(running)
+    asked = confirmation(running)
+    for person in (AGENT, MANAGER):
+        answer = running.driver.click(person, ACME, asked.ts, ActionId.CSAT_1)
+        assert answer.status == 200
+        refusal = running.sim.wait_for(lambda: running.ephemeral_texts(person, ACME), message="the refusal")
+        assert "This question is for the customer" in refusal[0] and "Nothing was recorded" in refusal[0]
+    running.settle()
+    assert responses(running) == []
+    assert "Thank you" not in asked.rendered
+    with running.runtime.sessions() as session:
+        assert not session.scalars(select(Alert).where(Alert.kind == "csat_low")).all()
+
+
+def test_a_low_score_tells_the_resolving_level_and_management_once(running):
+    key, briefing = open_and_resolve(running, "Invoices <b>vanish</b>")
+    asked = confirmation(running)
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_2)
+    running.wait_thread(briefing, "rated")
+    alerted = running.sim.wait_for(lambda: [m for m in running.sim.messages(CHANNELS["management"])
+                                            if "rated" in m.rendered], message="management's alert")
+    assert f"<@{MANAGER}>" in alerted[0].rendered and "*2 of 5* (Dissatisfied)" in alerted[0].rendered
+    assert "resolved by Tier 1" in alerted[0].rendered and "&lt;b&gt;vanish" in alerted[0].rendered
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)  # lower still: told once already
+    running.sim.wait_for(lambda: "We recorded *1*" in asked.rendered, message="the changed score")
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
+    running.settle()
+    assert len([t for t in running.thread_texts(briefing) if "rated" in t]) == 1
+    assert len([m for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]) == 1
+    assert responses(running)[0][3] == 4
+
+
+def test_a_high_score_tells_no_one(running):
+    key, briefing = open_and_resolve(running)
+    running.driver.click(BUYER, ACME, confirmation(running).ts, ActionId.CSAT_3)
+    running.settle()
+    assert responses(running)[0][3] == 3
+    assert not [t for t in running.thread_texts(briefing) if "rated" in t]
+    assert not [m for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
+
+
+def test_after_seven_days_the_score_stands(running):
+    open_and_resolve(running)
+    asked = confirmation(running)
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
+    running.settle()
+    with transaction(running.runtime.sessions) as session:
+        first = session.scalars(select(CsatResponse)).one().first_answered_at
+        session.execute(update(CsatResponse).values(first_answered_at=first - timedelta(days=7, minutes=1)))
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)
+    refusal = running.sim.wait_for(lambda: running.ephemeral_texts(BUYER, ACME), message="the answer")
+    assert "can no longer be changed" in refusal[0]
+    assert responses(running)[0][3] == 4
+
+
+def test_reopened_and_resolved_again_is_a_new_resolution_asked_again(running):
+    _, briefing = open_and_resolve(running)
+    first = confirmation(running, 1)
+    running.driver.click(BUYER, ACME, first.ts, ActionId.CSAT_2)
+    running.sim.wait_for(lambda: "[Reopen]" in briefing.rendered, message="the resolved briefing")
+    running.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
+    running.wait_thread(briefing, "Reopened by")
+    running.sim.wait_for(lambda: "[Resolve]" in briefing.rendered, message="the reopened briefing")
+    resolve(running, briefing, user=AGENT, text="Really fixed now")
+    second = confirmation(running, 2)
+    assert "Really fixed now" in second.rendered
+    running.driver.click(BUYER, ACME, second.ts, ActionId.CSAT_1)
+    running.settle()
+    assert [(r[1], r[3]) for r in responses(running)] == [(1, 2), (2, 1)]
+    # a low score for each resolution: told for each, once
+    assert len([t for t in running.thread_texts(briefing) if "rated" in t]) == 2
+    with running.runtime.sessions() as session:
+        kinds = session.scalars(select(TicketEvent.kind).where(TicketEvent.kind == "csat_answered")).all()
+    assert len(kinds) == 2
