@@ -66,5 +66,4 @@ class CapacityWatch:
 
 def locked_level_state(session: Session, level_key: str) -> LevelState:
     """The level's state row, locked for this transaction; created on first use."""
-    return locked_row(session, LevelState, level_key, level=level_key, over_capacity=False, crossings=0,
-                      next_member=0)
+    return locked_row(session, LevelState, level_key, level=level_key)  # the model's defaults: not over, no crossings
