@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--http", action="store_true", help="serve Slack's HTTP requests on /slack/events")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                       help="also serve /metrics and /healthz on this port (for Socket Mode, or to keep "
+                            "/metrics off the public port)")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -119,7 +122,8 @@ def _serve(args) -> int:
     from bot.server import serve_http, serve_socket_mode
 
     settings = load_settings()
-    configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or "", settings.secret or ""])
+    configure_logging([settings.bot_token, settings.signing_secret, settings.app_token or "", settings.secret or ""],
+                      log_format=settings.log_format)
     socket_mode = settings.socket_mode and not args.http
     # a refused token stops here, before the database and scheduler; an unreachable Slack is waited for
     if socket_mode:
@@ -134,6 +138,8 @@ def _serve(args) -> int:
         app = build_app(runtime)
         freeze_startup_objects()
         start_background(runtime)
+        if args.metrics_port is not None:
+            _serve_operations(runtime, args.host, args.metrics_port)
         if not socket_mode:
             port = args.port or settings.port
             log.info("serving Slack on http://%s:%s/slack/events", args.host, port)
@@ -144,6 +150,17 @@ def _serve(args) -> int:
     finally:
         runtime.stop()
     return 0
+
+
+def _serve_operations(runtime, host: str, port: int) -> None:
+    from bot.server import BackgroundServer, create_operations_app
+
+    try:
+        server = BackgroundServer(create_operations_app(runtime), host=host, port=port).start()
+    except OSError as error:  # taken, or not ours to bind
+        raise ConfigError(f"--metrics-port {port}: {error.strerror or error}") from None
+    runtime.background.append(server.stop)
+    log.info("serving /metrics and /healthz on http://%s:%s", host, server.port)
 
 
 def _db_upgrade() -> int:

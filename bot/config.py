@@ -31,6 +31,7 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     public_url: str | None = None  # where `serve --http` is reachable from outside (survey links)
     secret: str | None = field(default=None, repr=False)  # signs survey links (bot.quality.survey_tokens)
+    log_format: str = "text"  # or json: one JSON object per line
 
     @property
     def socket_mode(self) -> bool:
@@ -96,6 +97,9 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
         raise ConfigError("ESCALATOR_SECRET is not set (required with ESCALATOR_PUBLIC_URL: it signs survey links)")
     if secret and len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(f"ESCALATOR_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+    log_format = (text("ESCALATOR_LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"ESCALATOR_LOG_FORMAT must be text or json, got {text('ESCALATOR_LOG_FORMAT')!r}")
 
     return Settings(
         bot_token=bot_token,
@@ -108,6 +112,7 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
         max_body=max_body,
         public_url=public_url.rstrip("/") if public_url else None,
         secret=secret,
+        log_format=log_format,
     )
 
 

@@ -35,10 +35,12 @@ from bot import outbox
 from bot.db import transaction
 from bot.liveness import Liveness, liveness_for
 from bot.liveness.takeover import take_over_dead_claims
+from bot.logging_setup import log_context
+from bot.metrics import Metrics
 from bot.models import PENDING, ChannelPacing, OutboxMessage, SlackMessage, utcnow
 from bot.slack_errors import FailureKind, SlackFailure, classify
 from bot.delivery_records import DeliveryRecords
-from bot.slack_send import NotOurs, RenderFailed, Renderer, SlackSender
+from bot.slack_send import Job, NotOurs, RenderFailed, Renderer, SlackSender
 
 log = logging.getLogger("escalator.delivery")
 
@@ -102,8 +104,10 @@ class OutboxWorker:
     """Claims due rows and hands each to a SlackSender (renderers: see there)."""
 
     def __init__(self, sessions: sessionmaker[Session], client: WebClient, options: DeliveryOptions | None = None,
-                 renderers: dict[str, Renderer] | None = None, liveness: Liveness | None = None):
+                 renderers: dict[str, Renderer] | None = None, liveness: Liveness | None = None,
+                 metrics: Metrics | None = None):
         self.sessions = sessions
+        self.metrics = metrics or Metrics()
         self.client = client
         self.options = options or DeliveryOptions()
         self.liveness = liveness or liveness_for(sessions.kw["bind"])
@@ -299,10 +303,17 @@ class OutboxWorker:
             job = self.sender.load(row_id)
         except RenderFailed as failed:
             log.exception("outbox: could not render row %s", row_id)
-            self.records.failure(row_id, SlackFailure(FailureKind.REJECTED, str(failed)))
+            failure = SlackFailure(FailureKind.REJECTED, str(failed))
+            self.records.failure(row_id, failure)
+            self.metrics.delivery_failed(None, failure)
             return
         if job is None:
             return
+        with log_context(ticket=job.ticket_key, slack_method=job.method, event="delivery"):
+            self._send(job)
+
+    def _send(self, job: Job) -> None:
+        row_id = job.row_id
         try:
             result = self.sender.deliver(job)
         except NotOurs:  # others may already be taking this row over: leave it to them
@@ -310,9 +321,12 @@ class OutboxWorker:
             self.records.let_go(row_id)
             return
         except Exception as exc:  # classify every failure; never lose the row
-            self.records.failure(row_id, classify(exc))
+            failure = classify(exc)
+            self.records.failure(row_id, failure)
+            self.metrics.delivery_failed(job.method, failure)
             return
         self.records.success(row_id, result)
+        self.metrics.delivered(job.method, result, job.alert, utcnow())
 
     def _still_ours(self, row_id: int) -> bool:
         """Just before the Slack call: our lock is held (asked of the database, not the cached

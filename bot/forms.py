@@ -14,6 +14,13 @@ MAX_SUMMARY = 20_000  # stored whole; messages cut it to fit Block Kit
 MAX_CUSTOMER = 200
 MAX_LONG_TEXT = 3000
 MAX_REVENUE = Decimal("1e12")
+SLACK_TEXT_INPUT_CAP = 3000  # Slack refuses a plain_text_input whose max_length is more
+# Each typed input's max_length in our modals, so Slack shows the limit while the person
+# types (the checks above stay: a request need not come from our modal). The summary is
+# stored up to MAX_SUMMARY (a long message sent to the shortcut), but typed up to Slack's cap.
+INPUT_LIMITS = {"summary": SLACK_TEXT_INPUT_CAP, "customer": MAX_CUSTOMER, "long_text": MAX_LONG_TEXT,
+                "revenue": len("999,999,999,999.99") + 12}  # under MAX_REVENUE, with room for spaces
+_KEEP_IT_UNDER = "Keep it under {limit:,} characters."
 _URL = re.compile(r"^https?://[^\s<>|]{3,2000}$")
 
 
@@ -41,17 +48,26 @@ def _text(values: dict, key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _typed_text(values: dict, block: str, errors: dict[str, str], *, limit: int, too_long: str,
+                empty: str | None = None) -> str:
+    """A field the person typed, stripped. Its error, if any, goes in `errors`: `empty`
+    when it is empty and may not be, `too_long` (formatted with limit and now) past `limit`."""
+    text = _text(values, block)
+    if not text and empty:
+        errors[block] = empty
+    elif len(text) > limit:
+        errors[block] = too_long.format(limit=limit, now=len(text))
+    return text
+
+
 def parse_new_ticket(values: dict) -> NewTicket:
     """`values` maps block id → the submitted value (str, or a list for checkboxes)."""
     errors: dict[str, str] = {}
-    summary = _text(values, BlockId.SUMMARY)
-    if not summary:
-        errors[BlockId.SUMMARY] = "Describe the problem in a sentence or two."
-    elif len(summary) > MAX_SUMMARY:
-        errors[BlockId.SUMMARY] = f"Keep the summary under {MAX_SUMMARY:,} characters ({len(summary):,} now)."
-    customer = _text(values, BlockId.CUSTOMER)
-    if len(customer) > MAX_CUSTOMER:
-        errors[BlockId.CUSTOMER] = f"Keep the customer name under {MAX_CUSTOMER} characters."
+    summary = _typed_text(values, BlockId.SUMMARY, errors, limit=MAX_SUMMARY,
+                          empty="Describe the problem in a sentence or two.",
+                          too_long="Keep the summary under {limit:,} characters ({now:,} now).")
+    customer = _typed_text(values, BlockId.CUSTOMER, errors, limit=MAX_CUSTOMER,
+                           too_long="Keep the customer name under {limit} characters.")
     severity = _text(values, BlockId.SEVERITY)
     if severity not in SEVERITY_LABELS:
         errors[BlockId.SEVERITY] = "Choose a severity, P1 to P4."
@@ -61,9 +77,8 @@ def parse_new_ticket(values: dict) -> NewTicket:
     complexity = _text(values, BlockId.COMPLEXITY) or "known_issue"
     if complexity not in COMPLEXITIES:
         errors[BlockId.COMPLEXITY] = "Choose how complex the problem is."
-    steps = _text(values, BlockId.STEPS)
-    if len(steps) > MAX_LONG_TEXT:
-        errors[BlockId.STEPS] = f"Keep the steps taken under {MAX_LONG_TEXT:,} characters."
+    steps = _typed_text(values, BlockId.STEPS, errors, limit=MAX_LONG_TEXT,
+                        too_long="Keep the steps taken under {limit:,} characters.")
     revenue = _parse_revenue(_text(values, BlockId.REVENUE), errors)
     flags = frozenset(flag for flag in (values.get(BlockId.FLAGS) or []) if flag in FLAGS)
     if errors:
@@ -126,11 +141,9 @@ def parse_escalation(values: dict, policy: Policy, current_level: str,
     trigger = _text(values, BlockId.TRIGGER)
     if trigger not in TRIGGERS:
         errors[BlockId.TRIGGER] = "Choose what triggered the escalation."
-    reason = _text(values, BlockId.REASON)
-    if not reason:
-        errors[BlockId.REASON] = "Say why, so the next level knows where to start."
-    elif len(reason) > MAX_LONG_TEXT:
-        errors[BlockId.REASON] = f"Keep the reason under {MAX_LONG_TEXT:,} characters."
+    reason = _typed_text(values, BlockId.REASON, errors, limit=MAX_LONG_TEXT,
+                         empty="Say why, so the next level knows where to start.",
+                         too_long="Keep the reason under {limit:,} characters.")
     if errors:
         raise InvalidInput(errors)
     return EscalationRequest(to_level, trigger, reason)
@@ -148,11 +161,8 @@ class Resolution:
 
 def parse_resolution(values: dict, root_causes: tuple[str, ...]) -> Resolution:
     errors: dict[str, str] = {}
-    text = _text(values, BlockId.RESOLUTION)
-    if not text:
-        errors[BlockId.RESOLUTION] = "Say how it was resolved."
-    elif len(text) > MAX_LONG_TEXT:
-        errors[BlockId.RESOLUTION] = f"Keep it under {MAX_LONG_TEXT:,} characters."
+    text = _typed_text(values, BlockId.RESOLUTION, errors, limit=MAX_LONG_TEXT, empty="Say how it was resolved.",
+                       too_long=_KEEP_IT_UNDER)
     root_cause = _text(values, BlockId.ROOT_CAUSE)
     if root_cause not in root_causes:
         errors[BlockId.ROOT_CAUSE] = "Choose the root cause category."
@@ -162,9 +172,7 @@ def parse_resolution(values: dict, root_causes: tuple[str, ...]) -> Resolution:
         if link and not _URL.match(link):
             errors[block] = "Enter a full link starting with https://"
         links[block] = link or None
-    training = _text(values, BlockId.TRAINING_NEED)
-    if len(training) > MAX_LONG_TEXT:
-        errors[BlockId.TRAINING_NEED] = f"Keep it under {MAX_LONG_TEXT:,} characters."
+    training = _typed_text(values, BlockId.TRAINING_NEED, errors, limit=MAX_LONG_TEXT, too_long=_KEEP_IT_UNDER)
     if errors:
         raise InvalidInput(errors)
     return Resolution(text, root_cause, _text(values, BlockId.KB_GAP) == "yes", links[BlockId.KB_ARTICLE],
@@ -172,11 +180,11 @@ def parse_resolution(values: dict, root_causes: tuple[str, ...]) -> Resolution:
 
 
 def parse_reason(values: dict, *, required: bool) -> str:
-    reason = _text(values, BlockId.REASON)
-    if required and not reason:
-        raise InvalidInput({BlockId.REASON: "Say why, so the next person knows."})
-    if len(reason) > MAX_LONG_TEXT:
-        raise InvalidInput({BlockId.REASON: f"Keep it under {MAX_LONG_TEXT:,} characters."})
+    errors: dict[str, str] = {}
+    reason = _typed_text(values, BlockId.REASON, errors, limit=MAX_LONG_TEXT, too_long=_KEEP_IT_UNDER,
+                         empty="Say why, so the next person knows." if required else None)
+    if errors:
+        raise InvalidInput(errors)
     return reason
 
 

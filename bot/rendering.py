@@ -102,7 +102,9 @@ def _environment() -> jinja2.Environment:
         plain=Plain, json=TemplateJson, cut=cut, plain_cut=_plain_cut, mention=mention, link=link, money=_money,
         mrkdwn=lambda text: Mrkdwn(escape_mrkdwn(str(text))),
     )
-    env.globals.update(mention=mention, link=link)
+    from bot.forms import INPUT_LIMITS
+
+    env.globals.update(mention=mention, link=link, limits=INPUT_LIMITS)
     return env
 
 

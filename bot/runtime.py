@@ -21,6 +21,10 @@ from bot.desk import EscalationDesk
 from bot.facts import FactUpdates
 from bot.listing import TicketListing
 from bot.events import EventLedger
+from bot.metrics import Metrics
+from bot.metrics.database import DatabaseGauges
+from bot.metrics.requests import MeasuredApp
+from bot.metrics.slack_client import MeasuredWebClient
 from bot.home import HomeTab
 from bot.quality.review import MonthlyReview
 from bot.sla.digest import DailyDigest
@@ -58,6 +62,7 @@ class Runtime:
     review: MonthlyReview
     coverage: Coverage
     survey_links: SurveyLinks | None = None  # None without ESCALATOR_SECRET: no survey page or links
+    metrics: Metrics = field(default_factory=Metrics)
     app: App | None = None
     background: list = field(default_factory=list)
 
@@ -69,9 +74,10 @@ class Runtime:
         self.engine.dispose()
 
 
-def interactive_client(settings: Settings) -> WebClient:
+def interactive_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
     """For answers to the person acting now: one quick retry, never a long sleep."""
-    return WebClient(
+    return MeasuredWebClient(
+        metrics=metrics or Metrics(),
         token=settings.bot_token,
         base_url=settings.slack_api_url,
         timeout=5,
@@ -86,9 +92,10 @@ def roster_client(settings: Settings) -> WebClient:
     return WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=2, retry_handlers=[])
 
 
-def outbox_client(settings: Settings) -> WebClient:
+def outbox_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
     """The worker schedules its own retries (Retry-After, backoff), so no sleeping here."""
-    return WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+    return MeasuredWebClient(metrics=metrics or Metrics(), token=settings.bot_token, base_url=settings.slack_api_url,
+                             timeout=10, retry_handlers=[])
 
 
 def build_runtime(settings: Settings, *, policy: Policy | None = None,
@@ -102,8 +109,11 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     desk = EscalationDesk(sessions, policy)
     home = HomeTab(sessions, policy)
     desk.on_change.append(home.refresh_for)
-    worker = OutboxWorker(sessions, outbox_client(settings), delivery,
-                          renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload})
+    metrics = Metrics()
+    worker = OutboxWorker(sessions, outbox_client(settings, metrics), delivery,
+                          renderers={"briefing": desk.slack.render_briefing, "home": home.render_payload},
+                          metrics=metrics)
+    metrics.registry.register(DatabaseGauges(sessions, policy, worker.worker_id))
     # links need a public URL to point at; the page needs only the secret to check them
     survey_links = SurveyLinks(settings.public_url or "", settings.secret) if settings.secret else None
     resolutions = ResolutionConfirmations(desk, survey_links if settings.public_url else None)
@@ -118,7 +128,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
                    sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy, coverage.oncall),
                    why=WhyReport(sessions, policy, desk), worker=worker, coverage=coverage,
                    progress_updates=ProgressUpdates(desk), resolutions=resolutions, csat=Csat(desk),
-                   review=MonthlyReview(sessions, policy), survey_links=survey_links)
+                   review=MonthlyReview(sessions, policy), survey_links=survey_links, metrics=metrics)
 
 
 def build_app(runtime: Runtime) -> App:
@@ -126,13 +136,14 @@ def build_app(runtime: Runtime) -> App:
     (each one is a short transaction), so the HTTP answer needs no polling loop."""
     import handlers
 
-    app = App(
-        client=interactive_client(runtime.settings),
+    app = MeasuredApp(
+        client=interactive_client(runtime.settings, runtime.metrics),
         signing_secret=runtime.settings.signing_secret,
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # to handlers.errors.bolt_error: one warning line
         logger=logging.getLogger("escalator.bolt"),
     )
+    app.metrics = runtime.metrics
     handlers.register(app, runtime)
     runtime.app = app
     return app

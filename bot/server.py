@@ -1,4 +1,4 @@
-"""The production HTTP endpoint: POST /slack/events and GET /healthz under uvicorn.
+"""The production HTTP endpoint: POST /slack/events, GET /healthz and GET /metrics under uvicorn.
 
 Bolt's dispatch is synchronous; it runs in Starlette's thread pool so the event
 loop keeps accepting requests while a listener waits on the database. Bolt's parse
@@ -23,12 +23,28 @@ from starlette.routing import Route
 from bot.http import hardened, uvicorn_options
 from bot.http.slack_events import slack_events_endpoint
 from bot.http.verification import SlackSignature
+from bot.metrics import CONTENT_TYPE_LATEST
 from bot.runtime import Runtime
 
 log = logging.getLogger("escalator.server")
 
 
 def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
+    slack_events = slack_events_endpoint(app, SlackSignature(runtime.settings.signing_secret))
+    routes = [Route("/slack/events", slack_events, methods=["POST"]), *operations_routes(runtime)]
+    if runtime.survey_links is not None:  # the CSAT survey page (ESCALATOR_SECRET set)
+        from bot.quality.survey_page import survey_routes
+
+        routes += survey_routes(runtime.csat, runtime.survey_links)
+    return hardened(routes, max_body=runtime.settings.max_body)
+
+
+def create_operations_app(runtime: Runtime) -> Starlette:
+    """/healthz and /metrics alone: `serve --metrics-port` (Socket Mode has no HTTP endpoint)."""
+    return hardened(operations_routes(runtime), max_body=runtime.settings.max_body)
+
+
+def operations_routes(runtime: Runtime) -> list[Route]:
     def database_ok() -> bool:
         try:
             with runtime.engine.connect() as connection:
@@ -46,16 +62,11 @@ def create_asgi_app(runtime: Runtime, app: App) -> Starlette:
             return PlainTextResponse("liveness lock lost; not delivering", status_code=503)
         return PlainTextResponse("ok")
 
-    slack_events = slack_events_endpoint(app, SlackSignature(runtime.settings.signing_secret))
-    routes = [
-        Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
-    if runtime.survey_links is not None:  # the CSAT survey page (ESCALATOR_SECRET set)
-        from bot.quality.survey_page import survey_routes
+    async def metrics(_request: Request) -> Response:
+        # the database-derived gauges query it: off the event loop
+        return Response(await run_in_threadpool(runtime.metrics.exposition), media_type=CONTENT_TYPE_LATEST)
 
-        routes += survey_routes(runtime.csat, runtime.survey_links)
-    return hardened(routes, max_body=runtime.settings.max_body)
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
 
 
 def serve_http(runtime: Runtime, app: App, host: str, port: int) -> None:
@@ -86,9 +97,10 @@ def serve_socket_mode(runtime: Runtime, app: App) -> None:
 
 
 class BackgroundServer:
-    """The same ASGI app on 127.0.0.1 in a thread: for the demo, tests and benchmarks."""
+    """An ASGI app in a thread: the demo, tests and benchmarks (on 127.0.0.1, any free
+    port), and `serve --metrics-port`."""
 
-    def __init__(self, asgi_app, host: str = "127.0.0.1"):
+    def __init__(self, asgi_app, host: str = "127.0.0.1", port: int = 0):
         import socket
         import threading
 
@@ -97,7 +109,7 @@ class BackgroundServer:
         # naming TCP lets asyncio set TCP_NODELAY; without it small answers wait ~40 ms for delayed ACKs
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
+        self._socket.bind((host, port))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(asgi_app, lifespan="off", **uvicorn_options())

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.db import transaction
+from bot.metrics import ALERT_MARK
 from bot.models import OutboxMessage, OutboxStatus, SlackMessage
 from bot.slack_errors import FailureKind, classify
 
@@ -50,6 +51,8 @@ class Job:
     link_channel: str | None
     link_ts: str | None
     link_permalink: str | None
+    alert: dict | None = None  # the SLA alert this row carries (kind, due): for its lateness
+    ticket_key: str | None = None  # for the log lines of its send
 
 
 Renderer = Callable[[Session, dict], dict]
@@ -85,6 +88,7 @@ class SlackSender:
                 return None
             link = row.link_message
             payload = dict(row.payload)
+            alert = payload.pop(ALERT_MARK, None)  # ours, not Slack's
             if "render" in payload:
                 try:
                     payload = self.renderers[payload["render"]](session, payload)
@@ -97,7 +101,8 @@ class SlackSender:
                 target_ts=row.message.ts if row.message else None,
                 link_message_id=link.id if link else None,
                 link_channel=link.channel if link else None, link_ts=link.ts if link else None,
-                link_permalink=link.permalink if link else None,
+                link_permalink=link.permalink if link else None, alert=alert,
+                ticket_key=f"ESC-{row.ticket_id}" if row.ticket_id else None,
             )
 
     def _fetch_permalink(self, job: Job) -> str:

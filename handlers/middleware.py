@@ -8,6 +8,7 @@ from slack_bolt import BoltResponse
 from bot.context import ActionContext
 from bot.events import EventLedger
 from bot.http.payloads import describe
+from bot.logging_setup import add_log_context
 
 log = logging.getLogger("escalator.handlers")
 
@@ -25,6 +26,8 @@ def ticket_context(body, context, next):
         log.warning("refused a %s request: its button value or private_metadata is not ours", describe(body))
         return BoltResponse(status=400, body="")
     context["ticket_context"] = ticket_context
+    if ticket_context.ticket_id is not None:
+        add_log_context(ticket=f"ESC-{ticket_context.ticket_id}", ticket_level=ticket_context.level)
     next()
 
 

@@ -17,7 +17,8 @@ def schedule(scheduler, runtime: Runtime) -> None:
 
 
 def sweep_sla(runtime: Runtime) -> None:
-    result = runtime.sla.run()
+    with runtime.metrics.timed_sweep():
+        result = runtime.sla.run()
     if result.clocks or result.deescalations:
         log.info("SLA sweep: %d clocks, %d warnings, %d breaches, %d escalations, %d reminders, "
                  "%d automatic de-escalations", result.clocks, result.warnings, result.breaches,

@@ -3,6 +3,7 @@ Slack simulator as the Web API. Tests act as people through signed requests."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -23,6 +24,16 @@ AGENT, AGENT2, SPECIALIST, ENGINEER, MANAGER, CEO = "U0AGENT1", "U0AGENT2", "U0S
 OUTSIDER = "U0OUTSIDER"
 CHANNELS = {"tier1": "C0TIER1", "tier2": "C0TIER2", "tier3": "C0TIER3", "management": "C0MGMT",
             "executive": "C0EXEC", "planning": "C0PLAN"}
+
+def with_level_setting(setting: str, by_level: dict, policy=None):
+    """The policy (the built-in one unless given) with `setting` changed for some levels,
+    e.g. with_level_setting("capacity", {"tier1": 3})."""
+    policy = policy or load_policy()
+    levels = dict(policy.levels)
+    for key, value in by_level.items():
+        levels[key] = replace(levels[key], **{setting: value})
+    return replace(policy, levels=levels)
+
 
 # Short pacing so tests run quickly; pacing itself is tested with the simulator's limiter.
 FAST_DELIVERY = DeliveryOptions(poll_interval=0.05, channel_interval=timedelta(milliseconds=20),

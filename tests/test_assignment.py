@@ -1,21 +1,15 @@
 """Assignment: round robin over a level's members, Take it, Reassign; the assignee is named."""
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from bot.ids import ActionId
 from bot.models import Ticket
-from bot.policy import load_policy
-from tests.harness import AGENT, AGENT2, CHANNELS, ENGINEER, SPECIALIST, Harness
+from tests.harness import AGENT, AGENT2, CHANNELS, ENGINEER, SPECIALIST, Harness, with_level_setting
 
 
 def with_assignment(**by_level):
-    policy = load_policy()
-    levels = dict(policy.levels)
-    for key, mode in by_level.items():
-        levels[key] = replace(levels[key], assignment=mode)
-    return replace(policy, levels=levels)
+    return with_level_setting("assignment", by_level)
 
 
 @pytest.fixture

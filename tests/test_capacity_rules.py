@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,17 +13,12 @@ from sqlalchemy import select, text
 from bot.capacity import CapacityWatch
 from bot.db import make_engine, make_session_factory, transaction, upgrade
 from bot.models import OutboxMessage, Ticket, TicketStatus
-from bot.policy import load_policy
 from tests.conftest import postgres_schema_url
-from tests.harness import CHANNELS, Harness
+from tests.harness import CHANNELS, Harness, with_level_setting
 
 
 def with_capacity(**by_level):
-    policy = load_policy()
-    levels = dict(policy.levels)
-    for key, capacity in by_level.items():
-        levels[key] = replace(levels[key], capacity=capacity)
-    return replace(policy, levels=levels)
+    return with_level_setting("capacity", by_level)
 
 
 def overflow_notices(running) -> list[str]:

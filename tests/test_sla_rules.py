@@ -2,7 +2,6 @@
 reminder, the reminder names the assignee, management hears of breaches of P1/P2/VIP
 tickets only, and a P4 never escalates by itself."""
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from bot.db import transaction
 from bot.ids import ActionId
 from bot.models import Ticket
-from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness, with_level_setting
 from tests.test_sla import short_policy
 
 
@@ -21,10 +20,7 @@ def sla_policy(time_limits=None, **levels_assignment):
         "P3": {"response": "4s", "update_every": "3s", "entry": "tier1"},
         "P4": {"response": "4s", "entry": "tier1"},  # at Tier 1, where a time limit applies
     })
-    levels = dict(policy.levels)
-    for key, mode in levels_assignment.items():
-        levels[key] = replace(levels[key], assignment=mode)
-    return replace(policy, levels=levels)
+    return with_level_setting("assignment", levels_assignment, policy)
 
 
 @pytest.fixture

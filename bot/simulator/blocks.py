@@ -33,6 +33,7 @@ BUTTON_VALUE = 2000
 VIEW_TITLE = 24  # also submit / close
 PRIVATE_METADATA = 3000
 INPUT_INITIAL_VALUE = 3000
+INPUT_LENGTH = 3000  # a plain_text_input's min_length (0-3000) and max_length (1-3000)
 INPUT_LABEL = 2000
 
 
@@ -64,6 +65,13 @@ def _check_element(el: dict, path: str, errors: list) -> None:
         _too_long(errors, f"{path}/value", el.get("value"), BUTTON_VALUE)
     elif kind == "plain_text_input":
         _too_long(errors, f"{path}/initial_value", el.get("initial_value"), INPUT_INITIAL_VALUE)
+        for name, least in (("min_length", 0), ("max_length", 1)):
+            value = el.get(name)
+            if value is not None and not (isinstance(value, int) and least <= value <= INPUT_LENGTH):
+                errors.append(f"{path}/{name}: must be an integer from {least} to {INPUT_LENGTH} (got {value!r})")
+        if isinstance(el.get("min_length"), int) and isinstance(el.get("max_length"), int) \
+                and el["min_length"] > el["max_length"]:
+            errors.append(f"{path}/min_length: must not exceed max_length")
 
 
 def _check_block_limits(block: dict, path: str, errors: list) -> None:

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import alerts, messages, outbox
 from bot.db import transaction
+from bot.metrics import ALERT_MARK
 from bot.desk import EscalationDesk
 from bot.durations import format_duration
+from bot.logging_setup import log_context
 from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketPause, TicketStatus, utcnow
 from bot.policy import Policy
 from bot.quality import customer_updates
@@ -87,7 +89,9 @@ class SlaSweep:
             with session.no_autoflush:
                 for notice in notices:
                     if notice.key in won:
-                        self._send(session, notice, now, result, batch)
+                        with log_context(ticket=notice.ticket.key, ticket_level=notice.clock.level,
+                                         event=f"sla.{notice.kind}"):
+                            self._send(session, notice, now, result, batch)
             return len(tickets)
 
     def _decide(self, session: Session, ticket: Ticket, clock: SlaClock, now: datetime,
@@ -173,7 +177,7 @@ class SlaSweep:
     def _alert_payload(self, ticket, clock, now, alert: str, batch, managers: bool = False,
                        linked: bool = False, mentions: list[str] = ()) -> dict:
         story = self.explainer.story(ticket, clock, batch.pauses.get(ticket.id, []), now)
-        return render(
+        payload = render(
             "sla_alert.json.j2", ticket=ticket, alert=alert, clock_name=CLOCK_NAMES[clock.kind],
             level_name=self.policy.level_name(clock.level), used=story.used,
             target=format_duration(timedelta(seconds=clock.target_seconds)),
@@ -182,6 +186,10 @@ class SlaSweep:
             mentions=list(self.policy.managers) if managers else list(mentions),
             briefing_link=messages.LINK_OPEN if linked else None,
         )
+        due = clock.due_at if alert == "breached" else clock.warn_at
+        if due is not None:  # for its lateness when delivered (bot.metrics)
+            payload[ALERT_MARK] = {"kind": "breach" if alert == "breached" else "warning", "due": due.isoformat()}
+        return payload
 
 
 @dataclass
