@@ -1,6 +1,8 @@
 """Who works a ticket at a level: round robin over the level's members, "Take it", Reassign."""
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy.orm import Session
 
 from bot import history
@@ -15,20 +17,30 @@ from bot.rendering import Mrkdwn, escape_mrkdwn
 
 
 class Assignment:
-    def __init__(self, desk: EscalationDesk):
+    def __init__(self, desk: EscalationDesk,
+                 off_hours_assignee: Callable[[Session, Ticket], str | None] | None = None):
         self.desk = desk
         self.policy = desk.policy
+        self.off_hours_assignee = off_hours_assignee  # bot.coverage: the person on call, outside business hours
         desk.on_arrival.append(self.assign_on_arrival)
 
     def assign_on_arrival(self, session: Session, ticket: Ticket) -> None:
         """Called by the desk whenever a ticket enters a level (opened, moved, reopened)."""
         level = self.policy.levels.get(ticket.level)
         ticket.assignee_id = None
-        if level is None or level.assignment != "round_robin" or not level.members:
+        members = self.policy.members_of(ticket.level)
+        if level is None or level.assignment != "round_robin":
+            return
+        on_call = self.off_hours_assignee(session, ticket) if self.off_hours_assignee else None
+        if on_call is not None:  # the turns of the day shift wait for the morning
+            ticket.assignee_id = on_call
+            self._announce(session, ticket, Mrkdwn(f"Assigned to <@{on_call}> (on call outside business hours)."))
+            return
+        if not members:
             return
         state = locked_level_state(session, ticket.level)  # two arrivals take turns
-        ticket.assignee_id = level.members[state.next_member % len(level.members)]
-        state.next_member = (state.next_member + 1) % len(level.members)
+        ticket.assignee_id = members[state.next_member % len(members)]
+        state.next_member = (state.next_member + 1) % len(members)
         self._announce(session, ticket, Mrkdwn(f"Assigned to <@{ticket.assignee_id}> (round robin)."))
 
     def take(self, ticket_id: int, user_id: str) -> Ticket:

@@ -16,6 +16,7 @@ from bot.policy import Policy
 from bot.rendering import Mrkdwn
 
 NOTES_SHOWN = 6  # the latest notes from earlier levels a briefing carries
+_ARRIVALS = ("opened", "escalated", "deescalated", "reopened", "overflowed")
 
 _BRIEFINGS = (select(*outbox.REF_COLUMNS)
               .where(SlackMessage.ticket_id == bindparam("ticket_id"), SlackMessage.role == "briefing")
@@ -84,7 +85,12 @@ class TicketMessages:
             SlaClock.stopped_at.is_(None)))
         moves = session.scalar(select(func.count()).select_from(TicketEvent).where(
             TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("escalated", "deescalated"))))
-        return {"response_due": due, "handoffs": moves or 0}
+        # bot.coverage.overflow: the arrival at this level was routed by overflow (its event follows the arrival's)
+        arrival = session.execute(select(TicketEvent.kind, TicketEvent.reason).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(_ARRIVALS)).order_by(TicketEvent.id.desc())
+            .limit(1)).first()
+        overflow = arrival.reason if arrival is not None and arrival.kind == "overflowed" else None
+        return {"response_due": due, "handoffs": moves or 0, "overflow": overflow}
 
     def earlier_notes(self, session: Session, ticket: Ticket, level: str) -> list[tuple[str, str, str]]:
         """(level name, author, text) of the latest notes written at other levels."""

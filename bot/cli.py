@@ -1,4 +1,4 @@
-"""The `escalator` command: serve, db upgrade, policy check, demo (design.md §4)."""
+"""The `escalator` command: serve, db upgrade, policy check/test, simulate, demo (design.md §4, §8)."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate a policy file")
     check.add_argument("path", nargs="?", help="default: $ESCALATOR_POLICY or the built-in policy")
+    test = policy_commands.add_parser("test", help="run behaviour tests (cases) against a policy")
+    test.add_argument("--policy", help="the policy under test (default: $ESCALATOR_POLICY or the built-in policy)")
+    test.add_argument("cases", nargs="+", metavar="CASES.yaml", help="case files (docs/policy-as-code.md)")
+
+    simulate = commands.add_parser("simulate", help="replay the recorded tickets under the current and a candidate "
+                                                    "policy, side by side")
+    simulate.add_argument("--policy", required=True, metavar="CANDIDATE", help="the candidate policy file")
+    simulate.add_argument("--from", dest="start", metavar="DATE",
+                          help="tickets opened on or after this day (YYYY-MM-DD, policy timezone)")
+    simulate.add_argument("--to", dest="end", metavar="DATE",
+                          help="tickets opened on or before this day (YYYY-MM-DD, policy timezone)")
+    simulate.add_argument("--format", choices=("text", "json"), default="text")
 
     demo = commands.add_parser("demo", help="play a full escalation offline against the Slack simulator")
     demo.add_argument("--month", action="store_true",
@@ -45,14 +57,36 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--format", default="text", help="text (default), json or html")
     report.add_argument("--out", help="write to this file instead of stdout")
 
+    importing = commands.add_parser("import", help="import past tickets from a helpdesk's CSV export")
+    importing.add_argument("file", help="the CSV export")
+    importing.add_argument("--mapping", required=True, help="YAML naming the columns and value maps")
+    importing.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+
+    suggest = commands.add_parser("suggest", help="suggest response targets and time limits from history")
+    suggest.add_argument("--from", dest="start", help="first day (YYYY-MM-DD, policy timezone)")
+    suggest.add_argument("--to", dest="end", help="last day (YYYY-MM-DD, policy timezone)")
+    suggest.add_argument("--write", metavar="PATH", help="save a candidate policy with the suggested values")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
         if args.command == "db":
             return _db_upgrade()
+        if args.command == "policy" and args.policy_command == "test":
+            return _policy_test(args.policy, args.cases)
         if args.command == "policy":
             return _policy_check(args.path)
+        if args.command == "simulate":
+            return _simulate(args)
+        if args.command == "import":
+            from bot.importing.command import run_import
+
+            return run_import(args.file, args.mapping, args.dry_run)
+        if args.command == "suggest":
+            from bot.policy.suggest_command import run_suggest
+
+            return run_suggest(args.start, args.end, args.write)
         if args.command == "report":
             return _report(args)
         if args.month:
@@ -167,6 +201,32 @@ def _policy_check(path: str | None) -> int:
     print(f"{path or 'built-in policy'}: OK ({len(policy.levels)} levels, "
           f"{len(policy.severities)} severities, timezone {policy.timezone.key})")
     return 0
+
+
+def _policy_test(path: str | None, case_files: list[str]) -> int:
+    """Exit 0: every case passed; 1: some failed; 2: a file or the policy can't be run."""
+    from bot.policy.case_runner import CaseRunner, report
+    from bot.policy.cases import CaseFileError, load_cases
+    from bot.policy.parsing import load_policy_data
+
+    path = path or load_settings(need_slack=False).policy_path
+    data, source = load_policy_data(path)
+    load_policy(path)  # the policy itself must be valid before its cases mean anything
+    try:
+        cases = load_cases(case_files)
+        with CaseRunner(data, source) as runner:
+            runner.policies(cases)
+            return report([runner.run(case) for case in cases])
+    except CaseFileError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+
+
+def _simulate(args) -> int:
+    from bot.policy.simulate_report import run_simulation
+
+    return run_simulation(args)
 
 
 if __name__ == "__main__":

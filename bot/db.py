@@ -8,7 +8,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from bot.sqlite_writer import writer_for
 
@@ -23,6 +25,16 @@ def make_engine(url: str) -> Engine:
         _serialize_sqlite_writes(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def make_memory_engine() -> Engine:
+    """An isolated database in this process's memory, with the same write rules as a
+    file: simulations (`policy test`, `simulate`) run the desk on it, so they can never
+    touch the live database. One connection shared by every session (StaticPool), as an
+    in-memory SQLite database lives and dies with its connection."""
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    _serialize_sqlite_writes(engine)
+    return engine
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:
@@ -86,3 +98,18 @@ def upgrade(engine: Engine) -> None:
             if is_postgres:
                 connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
                 connection.commit()
+
+
+def locked_row(session: Session, model, key, **initial):
+    """The row of `model` with primary key `key`, locked for this transaction (FOR UPDATE
+    on PostgreSQL; SQLite's write lock is already held); created with `initial` on first
+    use, by whichever process gets there first."""
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(model(**initial))
+    except IntegrityError:  # another process created it first
+        pass
+    return session.get(model, key, with_for_update=True, populate_existing=True)

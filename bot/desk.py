@@ -45,12 +45,20 @@ class EscalationDesk:
         self.clocks = ClockBook(policy)
         self.capacity = CapacityWatch(policy)
         self.customer = CustomerUpdates(sessions, policy)
+        # called with (session, ticket, level) before a ticket enters a level; returns the level it goes to
+        # instead and why, or (level, None) (bot.coverage.overflow hooks in here)
+        self.route_arrival: Callable[[Session, Ticket, str], tuple[str, str | None]] | None = None
+        # called with (session, ticket, from_level, reason) once the ticket has been routed elsewhere
+        self.record_route: Callable[[Session, Ticket, str, str | None], None] | None = None
         # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
         # called with (session, tickets) after any change people see (the App Home refresh hooks in)
         self.on_change: list[Callable[[Session, Sequence[Ticket]], None]] = []
         # called with (session, ticket) once a ticket is resolved (the customer's confirmation)
         self.on_resolved: list[Callable[[Session, Ticket], None]] = []
+        # called by the SLA sweep before it writes a warning or breach alert in a ticket's thread, with
+        # (session, ticket, alert, clock kind, level, cycle, now, briefing); returns people it should mention
+        self.on_alert: list[Callable[..., list[str]]] = []
         self.acknowledgments = Acknowledgments(self)
 
     # --- reading ------------------------------------------------------------
@@ -74,8 +82,8 @@ class EscalationDesk:
             return
         if requester_may and ticket.requester_id == user_id:
             return
-        level = self.policy.levels.get(ticket.level)
-        members = ", ".join(f"<@{m}>" for m in level.members) if level and level.members else "its members"
+        people = self.policy.members_of(ticket.level)
+        members = ", ".join(f"<@{m}>" for m in people) if people else "its members"
         who = f"{escape_mrkdwn(self.policy.level_name(ticket.level))} ({members})"
         # the note names everyone who can, the agent who opened the ticket too where they may
         who += f", management or <@{ticket.requester_id}> (who opened it)" if requester_may else " or management"
@@ -97,9 +105,12 @@ class EscalationDesk:
             ticket.level, fired = climb(self.policy.criteria, ticket, entry)
             session.add(ticket)
             session.flush()
+            meant_for = ticket.level
+            ticket.level, overflow = self._route(session, ticket, meant_for)
             routed = f"criteria matrix: {explain(fired, self.policy.level_name)}" if fired else None
             history.append(session, ticket, "opened", requester_id, to_level=ticket.level, reason=routed,
                            detail={"entry": entry, "rules": [f.label for f in fired]})
+            self._record_route(session, ticket, meant_for, overflow)
             self.clocks.start_cycle(session, ticket, now)  # SLA clocks start when the ticket is created
             briefing = self.slack.post_briefing(session, ticket)
             self._tell_customer(session, ticket)
@@ -239,13 +250,15 @@ class EscalationDesk:
         "escalated" or "deescalated" (whose note in the old thread offers Undo)."""
         now = now or utcnow()
         old_briefing = self.slack.current_briefing(session, ticket)
-        from_level = ticket.level
+        from_level, meant_for = ticket.level, to_level
+        to_level, overflow = self._route(session, ticket, to_level)
         self.clocks.stop_cycle(session, ticket, now, f"moved to {to_level}")
         ticket.level, ticket.cycle = to_level, ticket.cycle + 1
         ticket.status = TicketStatus.WAITING if ticket.status == TicketStatus.WAITING else TicketStatus.OPEN
         ticket.acknowledged_by = ticket.acknowledged_at = None
         event = history.append(session, ticket, kind, actor_id, from_level=from_level, to_level=to_level,
                                trigger=trigger, reason=reason, detail=detail or {})
+        self._record_route(session, ticket, meant_for, overflow)
         self.clocks.start_cycle(session, ticket, now)
         new_briefing = self.slack.post_briefing(session, ticket, came_from=event, earlier=old_briefing)
         if old_briefing is not None:
@@ -355,6 +368,13 @@ class EscalationDesk:
 
     def lock(self, session: Session, ticket_id: int) -> Ticket:
         return self._lock(session, ticket_id)
+
+    def _route(self, session: Session, ticket: Ticket, level: str) -> tuple[str, str | None]:
+        return self.route_arrival(session, ticket, level) if self.route_arrival else (level, None)
+
+    def _record_route(self, session: Session, ticket: Ticket, meant_for: str, why: str | None) -> None:
+        if why is not None and self.record_route is not None:
+            self.record_route(session, ticket, meant_for, why)
 
     def _arrived(self, session: Session, ticket: Ticket) -> None:
         for hook in self.on_arrival:

@@ -26,3 +26,7 @@ class InvalidInput(EscalatorError):
 
 class Conflict(EscalatorError):
     """Someone else changed the ticket first; the message says what happened."""
+
+
+class InvalidCommand(EscalatorError):
+    """A command's words can't be carried out as typed; the message says what to type."""

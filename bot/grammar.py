@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.coverage.commands import OncallRequest, parse_oncall
 from bot.desk import parse_key
 from bot.policy import Policy
 from bot.rendering import Mrkdwn, escape_mrkdwn
@@ -14,10 +15,11 @@ STATS_DEFAULT = "30d"
 
 @dataclass(frozen=True)
 class Command:
-    kind: str  # new | escalate | status | why | list | stats | help | usage
+    kind: str  # new | escalate | status | why | list | stats | oncall | help | usage
     key: str | None = None
     scope: str = ""
     problem: Mrkdwn | None = None
+    oncall: OncallRequest | None = None
 
 
 def parse_command(text: str, policy: Policy) -> Command:
@@ -48,6 +50,9 @@ def parse_command(text: str, policy: Policy) -> Command:
             return Command("stats", scope=rest[0].lower())
         return _usage(f"`/escalate stats` takes {', '.join(f'`{p}`' for p in STATS_PERIODS)} "
                       f"(default `{STATS_DEFAULT}`).")
+    if head == "oncall":
+        request, problem = parse_oncall(rest, policy)
+        return Command("oncall", oncall=request) if request else _usage(problem)
     shown = escape_mrkdwn(" ".join(words))[:200]
     return _usage(f"I don't know `{shown}`.")
 

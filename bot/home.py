@@ -97,7 +97,8 @@ class HomeTab:
             queues.append((self.policy.level_name(level), counts.get(level, 0), rows))
         return render("home.json.j2", mine=mine, queues=queues, status_labels=STATUS_LABELS,
                       level_names={key: level.name for key, level in self.policy.levels.items()},
-                      counts=[(level.name, counts.get(key, 0)) for key, level in self.policy.levels.items()])
+                      counts=[(level.name, counts.get(key, 0), level.capacity)
+                              for key, level in self.policy.levels.items()])
 
     @staticmethod
     def _clock_note(due: datetime | None, now: datetime) -> str:

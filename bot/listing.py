@@ -54,6 +54,9 @@ class TicketListing:
             scope, title = "", "Open escalations"
         with self.sessions() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            capacity = self.policy.levels[scope].capacity if scope in self.policy.levels else None
+            if capacity is not None:  # bot.coverage: load against capacity
+                title += f" · load {total}/{capacity}" + (" (full)" if total >= capacity else "")
             last = max(0, -(-total // PAGE_SIZE) - 1)
             page = min(max(0, page), last)
             rows = session.scalars(query.order_by(Ticket.severity, Ticket.created_at, Ticket.id)

@@ -34,7 +34,7 @@ def trigger_label(trigger: str | None) -> str:
 
 def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent | None = None,
              *, linked: bool = False, notes: list[tuple[str, str, str]] = (),
-             response_due: datetime | None = None, handoffs: int = 0) -> dict:
+             response_due: datetime | None = None, handoffs: int = 0, overflow: str | None = None) -> dict:
     current = ticket.level == level
     if not ticket.is_active:
         status = f"Resolved {local_time(ticket.resolved_at, policy)}" if ticket.resolved_at else "Resolved"
@@ -71,6 +71,7 @@ def briefing(ticket: Ticket, level: str, policy: Policy, came_from: TicketEvent 
         notes=list(notes),
         sla_line=_sla_line(response_due, policy) if current and ticket.is_active else None,
         handoffs=handoffs,
+        overflow=overflow if current else None,
         current=current,
         status_line=Mrkdwn(escape_mrkdwn(status)) if "<@" not in status else Mrkdwn(status),
         actions=ActionId,
@@ -91,7 +92,7 @@ def leadership_ping(ticket: Ticket, policy: Policy, audience: str, reasons: list
     return render(
         "leadership_ping.json.j2",
         ticket=ticket,
-        members=policy.level(audience).members,
+        members=policy.members_of(audience),
         audience=policy.level_name(audience).lower(),
         reasons=reasons,
         customer=bool(ticket.customer),
@@ -185,6 +186,8 @@ def describe_event(event: TicketEvent, policy: Policy) -> Mrkdwn:
         "customer_notified": f"customer told{reason}",
         "customer_updated": f"customer updated by {who}{reason}",
         "csat_answered": f"customer satisfaction{reason}",
+        "overflowed": (f"given to the overflow pool of {to_name}{reason}" if event.from_level == event.to_level
+                       else f"sent to {to_name} instead of {from_name}{reason}"),
     }.get(event.kind, f"{escape_mrkdwn(event.kind)} by {who}")
     return Mrkdwn(text)
 

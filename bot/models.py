@@ -19,12 +19,10 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy import literal_column, text
+from sqlalchemy import false, literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from bot.clock import utcnow  # the desk's one clock (a simulation may set it); re-exported here
 
 
 class UTCDateTime(TypeDecorator):
@@ -53,6 +51,8 @@ class TicketStatus:
     ACKNOWLEDGED = "acknowledged"
     WAITING = "waiting"  # on the customer: SLA clocks paused
     RESOLVED = "resolved"
+    # an imported ticket the helpdesk export shows as not resolved: history, never worked here
+    IMPORTED_OPEN = "imported_open"
     ACTIVE = (OPEN, ACKNOWLEDGED, WAITING)
 
 
@@ -90,6 +90,9 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # past tickets from a helpdesk export (bot.importing): never posted, never swept
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    source_id: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
@@ -352,3 +355,41 @@ class CsatResponse(Base):
     channel: Mapped[str] = mapped_column(String(10))  # "slack" | "web"
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+class UsergroupRoster(Base):
+    """The last known members of a Slack user group a level names (bot.coverage.rosters):
+    kept when Slack can't be reached, so the level keeps its people."""
+
+    __tablename__ = "usergroup_rosters"
+
+    group_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    members: Mapped[list] = mapped_column(JSON, default=list)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OncallOverride(Base):
+    """A manager put someone on call for a level from starts_at until ends_at."""
+
+    __tablename__ = "oncall_overrides"
+    __table_args__ = (Index("ix_oncall_overrides_level_ends", "level", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    set_by: Mapped[str] = mapped_column(String(20))
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cleared_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OncallShift(Base):
+    """Per level, the shift whose change of on-call person was last noted in its channel
+    ("rotation:<n>" or "override:<id>"): the row lock makes each change noted once."""
+
+    __tablename__ = "oncall_shifts"
+
+    level: Mapped[str] = mapped_column(String(20), primary_key=True)
+    shift: Mapped[str] = mapped_column(String(60))
+    user_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.delivery import DeliveryOptions, OutboxWorker
 from bot.assignment import Assignment
+from bot.coverage import Coverage, RosterCache
 from bot.deescalation import Deescalation
 from bot.desk import EscalationDesk
 from bot.facts import FactUpdates
@@ -59,6 +60,7 @@ class Runtime:
     resolutions: ResolutionConfirmations
     csat: Csat
     review: MonthlyReview
+    coverage: Coverage
     survey_links: SurveyLinks | None = None  # None without ESCALATOR_SECRET: no survey page or links
     metrics: Metrics = field(default_factory=Metrics)
     app: App | None = None
@@ -84,6 +86,12 @@ def interactive_client(settings: Settings, metrics: Metrics | None = None) -> We
     )
 
 
+def roster_client(settings: Settings) -> WebClient:
+    """For reading user groups, also while an event waits for its answer: a short
+    timeout (the event's own change is applied when Slack is slow), the next refresh retries."""
+    return WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=2, retry_handlers=[])
+
+
 def outbox_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
     """The worker schedules its own retries (Retry-After, backoff), so no sleeping here."""
     return MeasuredWebClient(metrics=metrics or Metrics(), token=settings.bot_token, base_url=settings.slack_api_url,
@@ -97,6 +105,7 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     if migrate:
         upgrade(engine)
     sessions = make_session_factory(engine)
+    policy = replace(policy, rosters=RosterCache(sessions))  # user groups' members, as stored
     desk = EscalationDesk(sessions, policy)
     home = HomeTab(sessions, policy)
     desk.on_change.append(home.refresh_for)
@@ -109,14 +118,17 @@ def build_runtime(settings: Settings, *, policy: Policy | None = None,
     survey_links = SurveyLinks(settings.public_url or "", settings.secret) if settings.secret else None
     resolutions = ResolutionConfirmations(desk, survey_links if settings.public_url else None)
     desk.on_resolved.append(resolutions.on_resolved)
+    assignment = Assignment(desk)
+    coverage = Coverage(sessions, policy, roster_client(settings), desk)
+    assignment.off_hours_assignee = coverage.pager.off_hours_assignee
     return Runtime(settings=settings, policy=policy, engine=engine, sessions=sessions, desk=desk,
-                   deescalation=Deescalation(desk), assignment=Assignment(desk), facts=FactUpdates(desk),
+                   deescalation=Deescalation(desk), assignment=assignment, facts=FactUpdates(desk),
                    listing=TicketListing(sessions, policy),
                    events=EventLedger(sessions, worker.liveness), home=home,
-                   sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy),
-                   why=WhyReport(sessions, policy, desk), worker=worker, metrics=metrics,
+                   sla=SlaSweep(sessions, policy, desk), digest=DailyDigest(sessions, policy, coverage.oncall),
+                   why=WhyReport(sessions, policy, desk), worker=worker, coverage=coverage,
                    progress_updates=ProgressUpdates(desk), resolutions=resolutions, csat=Csat(desk),
-                   review=MonthlyReview(sessions, policy), survey_links=survey_links)
+                   review=MonthlyReview(sessions, policy), survey_links=survey_links, metrics=metrics)
 
 
 def build_app(runtime: Runtime) -> App:

@@ -49,6 +49,7 @@ AUTOMATIC_TRIGGERS = {
     "severity_lowered": "Severity lowered",
     "severity_raised": "Severity raised",
     "criteria": "Criteria matrix",
+    "deescalation_rule": "De-escalation rule",
 }
 
 STATUS_LABELS = {

@@ -42,6 +42,8 @@ def register(app, runtime: Runtime) -> None:
             respond(response_type="ephemeral", **stats.reply(command.scope))
         elif command.kind == "list":
             ack(**messages.list_reply(runtime.listing.page(command.scope, user), policy))
+        elif command.kind == "oncall":
+            ack(**runtime.coverage.answer_oncall(command.oncall, user))
         else:
             ack(**messages.help_reply(policy, command.problem))
 

@@ -1,4 +1,5 @@
-"""Events: replies in a briefing's thread, and the App Home tab being opened."""
+"""Events: replies in a briefing's thread, the App Home tab being opened, and a user
+group's members changing."""
 from __future__ import annotations
 
 import logging
@@ -47,3 +48,8 @@ def register(app, runtime: Runtime) -> None:
     def home_opened(event):
         if event.get("tab", "home") == "home":
             home.publish(event["user"])
+
+    @app.event("subteam_members_changed", middleware=once)
+    @acked_then_handled
+    def user_group_changed(event):
+        runtime.coverage.rosters.members_changed(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.runtime import Runtime
-from schedules import digest, housekeeping, review, sla
+from schedules import coverage, digest, housekeeping, review, sla
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
@@ -13,5 +13,6 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     sla.schedule(scheduler, runtime)
     digest.schedule(scheduler, runtime)
     review.schedule(scheduler, runtime)
+    coverage.schedule(scheduler, runtime)
     scheduler.start()
     return scheduler

@@ -19,6 +19,7 @@ def schedule(scheduler, runtime: Runtime) -> None:
 def sweep_sla(runtime: Runtime) -> None:
     with runtime.metrics.timed_sweep():
         result = runtime.sla.run()
-    if result.clocks:
-        log.info("SLA sweep: %d clocks, %d warnings, %d breaches, %d escalations, %d reminders",
-                 result.clocks, result.warnings, result.breaches, result.escalations, result.reminders)
+    if result.clocks or result.deescalations:
+        log.info("SLA sweep: %d clocks, %d warnings, %d breaches, %d escalations, %d reminders, "
+                 "%d automatic de-escalations", result.clocks, result.warnings, result.breaches,
+                 result.escalations, result.reminders, result.deescalations)

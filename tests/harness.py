@@ -15,6 +15,7 @@ from bot.policy import load_policy
 from bot.runtime import build_app, build_runtime, start_background
 from bot.server import BackgroundServer, create_asgi_app
 from bot.simulator import FakeSlack, SlackDriver
+from bot.simulator.queries import scaled
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
@@ -112,7 +113,7 @@ class Harness:
         return message
 
     def wait_recorded(self, channel: str, ts: str, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while True:
             with self.runtime.sessions() as session:
                 if session.scalar(select(SlackMessage.id).where(SlackMessage.channel == channel,
@@ -131,7 +132,7 @@ class Harness:
 
     def settle(self, timeout: float = 5.0) -> None:
         """Wait until the outbox has nothing pending."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while self.runtime.worker.pending():
             assert time.monotonic() < deadline, "outbox did not drain"
             time.sleep(0.02)

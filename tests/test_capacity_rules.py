@@ -2,14 +2,18 @@
 management at the next arrival; a level without a capacity never does."""
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.capacity import CapacityWatch
 from bot.db import make_engine, make_session_factory, transaction, upgrade
 from bot.models import OutboxMessage, Ticket, TicketStatus
+from tests.conftest import postgres_schema_url
 from tests.harness import CHANNELS, Harness, with_level_setting
 
 
@@ -98,3 +102,72 @@ def test_two_levels_over_the_same_capacity_each_tell_management(level_db):
     told, notices = check(level_db, watch, "tier2")
     assert told and [notice.split(" is over")[0] for notice in notices] == [
         "<@U0MGR1> :bar_chart: *Tier 1*", "<@U0MGR1> :bar_chart: *Tier 2*"]
+
+
+def test_the_oldest_tickets_named_are_the_oldest_even_after_they_changed(level_db):
+    # PostgreSQL hands back a changed row after the unchanged ones unless the query orders
+    # by age: the manager would be shown newer tickets as "oldest"
+    watch = CapacityWatch(with_capacity(tier1=3))
+    add_tickets(level_db, "tier1", [TicketStatus.OPEN] * 3)
+    with transaction(level_db) as session:
+        for ticket in session.scalars(select(Ticket).where(Ticket.id.in_((1, 2)))):
+            ticket.status = TicketStatus.ACKNOWLEDGED
+    add_tickets(level_db, "tier1", [TicketStatus.OPEN], start=3)
+    told, notices = check(level_db, watch)
+    assert told and notices[0].endswith("Oldest: ESC-1 (P2), ESC-2 (P3), ESC-3 (P2)")
+
+
+@pytest.fixture
+def postgresql_level_db():
+    for url in postgres_schema_url():  # skips without PostgreSQL; drops its schema afterwards
+        engine = make_engine(url)
+        upgrade(engine)
+        yield make_session_factory(engine)
+        engine.dispose()
+
+
+def wait_until_blocked_or_done(sessions, worker: threading.Thread, backend: queue.Queue) -> None:
+    """Until the worker's transaction waits for a lock held by the caller, or has finished."""
+    pid = backend.get(timeout=60)
+    with sessions() as session:
+        for _ in range(6000):
+            if not worker.is_alive() or session.scalar(
+                    text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
+                return
+            session.rollback()  # a fresh snapshot of pg_stat_activity
+            time.sleep(0.01)
+    raise AssertionError("the second transaction neither waited nor finished")
+
+
+def test_a_ticket_leaving_while_another_arrives_is_counted_after_it_so_the_next_crossing_tells_again(
+        postgresql_level_db):
+    # Two processes at once on PostgreSQL: an arrival takes the level over capacity while a
+    # ticket leaves it. The leaving one must count after the arrival (the state row's lock),
+    # or it reads "not over" from before the arrival, the arrival then records "over", and
+    # the level's next real crossing tells nobody.
+    sessions, watch = postgresql_level_db, CapacityWatch(with_capacity(tier1=2))
+    add_tickets(sessions, "tier1", [TicketStatus.OPEN] * 2)  # ESC-1, ESC-2: at capacity
+    assert check(sessions, watch) == (False, [])
+    backend: queue.Queue = queue.Queue()
+
+    def resolve_first_ticket():
+        with transaction(sessions) as session:
+            backend.put(session.scalar(text("SELECT pg_backend_pid()")))
+            session.get(Ticket, 1).status = TicketStatus.RESOLVED
+            watch.check(session, "tier1")
+
+    with transaction(sessions) as arrival:
+        add_ticket = Ticket(summary="Case 2", severity="P2", impact="one_user", complexity="known_issue",
+                            level="tier1", status=TicketStatus.OPEN, requester_id="U0AGENT1",
+                            created_at=datetime(2026, 3, 2, 10, tzinfo=timezone.utc))
+        arrival.add(add_ticket)
+        arrival.flush()
+        assert watch.check(arrival, "tier1")  # 3 of 2: management told (once committed)
+        leaving = threading.Thread(target=resolve_first_ticket)
+        leaving.start()
+        wait_until_blocked_or_done(sessions, leaving, backend)
+    leaving.join(timeout=60)
+    assert not leaving.is_alive()
+    add_tickets(sessions, "tier1", [TicketStatus.OPEN], start=3)  # ESC-2, ESC-3, ESC-4: over again
+    told, notices = check(sessions, watch)
+    assert told and len(notices) == 2 and "*3* open tickets (capacity 2)" in notices[1]

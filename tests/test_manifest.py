@@ -32,7 +32,9 @@ def test_manifest_declares_what_the_code_listens_for(manifest):
     assert shortcuts[CallbackId.MESSAGE_SHORTCUT]["name"] == "Escalate message"
     assert shortcuts[CallbackId.GLOBAL_SHORTCUT]["name"] == "New escalation"
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
-    assert {"app_home_opened", "message.channels", "message.groups"} <= set(events)
+    assert {"app_home_opened", "message.channels", "message.groups", "subteam_members_changed"} <= set(events)
+    # `/escalate oncall LEVEL @person` reads the person's id from <@U…|name>
+    assert features["slash_commands"][0]["should_escape"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
 
 
@@ -41,3 +43,4 @@ def test_manifest_has_the_scopes_the_bot_calls_need(manifest):
     # chat.postMessage/update/postEphemeral, conversations.join (not_in_channel),
     # conversations.history/replies (duplicate check after a crash), slash command
     assert {"chat:write", "channels:join", "channels:history", "groups:history", "commands"} <= scopes
+    assert "usergroups:read" in scopes  # usergroups.users.list: the members of a level's user groups

@@ -3,13 +3,14 @@
 The commands that need Slack (`serve`) are held by their own tests (test_serve.py,
 test_socket_mode.py); every other one is run here, in a scratch directory with its own
 SQLite database, with the README's policy example saved as the `policy.yaml` its
-commands name. A command added to the README is picked up without touching this file.
+commands name and a copy of `examples/`. A command added to the README is picked up without touching this file.
 """
 from __future__ import annotations
 
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,7 @@ COMMANDS = [words for words in escalator_commands(DOCUMENTS) if words[1] not in 
 @pytest.mark.parametrize("words", COMMANDS, ids=[" ".join(words) for words in COMMANDS])
 def test_each_readme_command_that_needs_no_slack_works_as_written(words, tmp_path):
     (tmp_path / "policy.yaml").write_text(the_readme_policy())
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")  # commands name them as from a checkout
     env = {name: value for name, value in os.environ.items()
            if name not in {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "ESCALATOR_POLICY"}}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'escalator.db'}"

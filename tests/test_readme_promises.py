@@ -172,7 +172,8 @@ def test_serve_schedules_the_sweep_the_digest_check_and_the_event_clean_up(sqlit
     finally:
         scheduler.shutdown(wait=False)
     assert every == {"sweep_sla": sqlite_harness.runtime.policy.sweep_interval, "send_digests": timedelta(minutes=1),
-                     "prune_event_ledger": timedelta(hours=1)}
+                     "prune_event_ledger": timedelta(hours=1),
+                     "note_oncall_changes": timedelta(minutes=1)}  # docs/coverage.md (rosters: only with user groups)
 
 
 # --- clean-up of old event ids -------------------------------------------------------

@@ -98,6 +98,18 @@ def test_acknowledging_stops_only_the_response_clock_and_starts_the_progress_cad
     assert clocks(session, other)["response"].stopped_at is None  # another ticket keeps its clock
 
 
+
+def test_acknowledged_together_a_p2_gets_its_progress_cadence_even_after_a_p4_without_one(session):
+    # clicks on several briefings are recorded together (bot/acknowledgment.py); a P4 has
+    # no update_every, and must not keep the next ticket's reminders from starting
+    book = ClockBook(policy())
+    request, ticket = open_ticket(session, severity="P4", level="planning"), open_ticket(session)
+    for each in (request, ticket):
+        book.start_cycle(session, each, NOW)
+    book.acknowledged(session, [request, ticket], NOW)
+    assert "update" not in clocks(session, request)
+    assert clocks(session, ticket)["update"].due_at == NOW + 2 * H
+
 def test_a_progress_note_starts_the_cadence_over(session):
     book = ClockBook(policy())
     ticket = open_ticket(session)
@@ -149,6 +161,45 @@ def test_turning_a_ticket_into_a_p4_stops_its_time_limit_and_moves_its_response_
     assert (response.target_seconds, response.due_at, response.warn_at) == (24 * 3600, NOW + 24 * H, NOW + 18 * H)
     assert [c.kind for c in book.running(session, ticket)] == ["response"]
 
+
+
+def test_raising_the_severity_keeps_the_levels_time_limit_and_shortens_the_response_deadline(session):
+    # the time limit belongs to the level, not the severity: a P2 made P1 must still move
+    # up on its own when the level's 4 h run out
+    book = ClockBook(policy())
+    ticket = open_ticket(session)
+    book.start_cycle(session, ticket, NOW)
+    ticket.severity = "P1"
+    book.recompute_all(session, ticket)
+    limit, response = clocks(session, ticket)["time_limit"], clocks(session, ticket)["response"]
+    assert (limit.stopped_at, limit.target_seconds, limit.due_at) == (None, 4 * 3600, NOW + 4 * H)
+    assert (response.target_seconds, response.due_at) == (3600, NOW + H)
+
+
+def test_an_acknowledged_ticket_turned_into_a_p4_stops_its_time_limit_and_its_progress_cadence(session):
+    book = ClockBook(policy())  # P4 has no update_every: nobody is reminded to post progress
+    ticket = open_ticket(session)
+    book.start_cycle(session, ticket, NOW)
+    book.acknowledged(session, [ticket], NOW)
+    ticket.severity = "P4"
+    book.recompute_all(session, ticket)
+    session.flush()
+    stopped = clocks(session, ticket)
+    assert (stopped["update"].stop_reason, stopped["update"].next_check_at) == ("not applicable", None)
+    assert stopped["time_limit"].stop_reason == "not applicable"
+    assert book.running(session, ticket) == []
+
+
+def test_a_progress_note_restarts_the_cadence_of_its_own_ticket_only(session):
+    book = ClockBook(policy())
+    other, ticket = open_ticket(session), open_ticket(session)
+    for each in (other, ticket):
+        book.start_cycle(session, each, NOW)
+    book.acknowledged(session, [other], NOW)  # the other ticket's cadence is the older clock
+    book.acknowledged(session, [ticket], NOW)
+    book.progress_posted(session, ticket, NOW + H)
+    assert clocks(session, ticket)["update"].due_at == NOW + 3 * H
+    assert clocks(session, other)["update"].due_at == NOW + 2 * H
 
 def test_a_clock_started_while_waiting_on_the_customer_has_no_deadline_until_resumed(session):
     book = ClockBook(policy())

@@ -8,7 +8,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.policy.model import CHANNEL_ID, CLOCK, USER_ID, REQUIRED_LEVELS, WEEKDAYS, BusinessHours, Level
+from bot.policy.coverage_fields import (check_overflow_targets, is_person_or_group, parse_oncall, parse_overflow,
+                                        people_problem)
+from bot.policy.model import CHANNEL_ID, CLOCK, REQUIRED_LEVELS, WEEKDAYS, BusinessHours, Level
 
 
 def parse_timezone(value: object, problems: list[str]) -> ZoneInfo:
@@ -113,8 +115,8 @@ def parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
             problems.append(f"{path}.members: must be a list of Slack user ids")
             members = []
         for index, member in enumerate(members):
-            if not USER_ID.match(str(member)):
-                problems.append(f"{path}.members[{index}]: {member!r} is not a Slack user id (like U0123ABCD)")
+            if not is_person_or_group(member):
+                problems.append(people_problem(f"{path}.members[{index}]", member))
         hours = None
         if spec.get("business_hours") is not None:
             hours = parse_business_hours(spec["business_hours"], problems, f"{path}.business_hours")
@@ -126,6 +128,7 @@ def parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
         if assignment not in (None, "round_robin", "take"):
             problems.append(f"{path}.assignment: must be round_robin or take, got {assignment!r}")
             assignment = None
+        overflow_to, overflow_pool = parse_overflow(spec, path, capacity, problems)
         levels[str(key)] = Level(
             key=str(key),
             name=str(spec.get("name") or key),
@@ -134,5 +137,9 @@ def parse_levels(raw: object, problems: list[str]) -> dict[str, Level]:
             business_hours=hours,
             capacity=capacity,
             assignment=assignment,
+            oncall=parse_oncall(spec.get("oncall"), f"{path}.oncall", problems),
+            overflow_to=overflow_to,
+            overflow_pool=overflow_pool,
         )
+    check_overflow_targets(levels, problems)
     return levels

@@ -6,7 +6,7 @@ Parsing and validation live in bot.policy.parsing, which builds these.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ SEVERITIES = ("P1", "P2", "P3", "P4")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")  # a Slack user group, its members read from Slack (bot.coverage)
 DEFAULT_ROOT_CAUSES = ("Bug", "Configuration", "Documentation", "Infrastructure", "Third party",
                        "User error", "Feature gap", "Other")
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -55,6 +56,21 @@ class Level:
     business_hours: BusinessHours | None = None  # None: the policy's own hours
     capacity: int | None = None  # open tickets before management hears of overflow
     assignment: str | None = None  # None, "round_robin" or "take"
+    oncall: OnCall | None = None  # the level's on-call rotation (bot.coverage.oncall)
+    overflow_to: str | None = None  # a level that takes arrivals past capacity
+    overflow_pool: tuple[str, ...] = ()  # or people who do, the ticket staying at this level
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Who is on call for a level: the rotation's people take turns, handing over every
+    `every_days` days at `handoff_time` (on `handoff_day` when given), counted from `start`."""
+
+    rotation: tuple[str, ...]  # user ids and user group ids (a group's members take their turns in order)
+    every_days: int = 7
+    handoff_day: str | None = "mon"
+    handoff_time: str = "09:00"
+    start: date | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,9 @@ class Policy:
     executive_revenue_threshold: Decimal = Decimal(100000)  # revenue at risk that tells the executive level
     customer_templates: str | None = None  # a directory replacing the customer-facing texts (bot.quality)
     review: ReviewSchedule | None = None  # the monthly review in Slack; None: not posted
+    # the current members of Slack user groups (bot.coverage.rosters.RosterCache); None: ids only
+    rosters: object | None = field(default=None, compare=False, repr=False)
+    deescalation: tuple = ()  # bot.policy.deescalation_rules.DeescalationRule, checked by the sweep
 
     def customer_channel(self, customer: str) -> str | None:
         wanted = customer.strip().casefold()
@@ -125,19 +144,43 @@ class Policy:
         level = self.levels.get(key)
         return level.name if level else key
 
-    def is_member(self, level_key: str, user_id: str) -> bool:
+    def members_of(self, level_key: str) -> tuple[str, ...]:
+        """The level's people now: its user ids, and the current members of its user groups."""
         level = self.levels.get(level_key)
-        return bool(level) and user_id in level.members
+        return self.expand(level.members) if level else ()
+
+    def expand(self, ids: tuple[str, ...]) -> tuple[str, ...]:
+        """User ids as given, user groups replaced by their current members, each person once."""
+        people: dict[str, None] = {}
+        for member in ids:
+            if USERGROUP_ID.match(member):
+                people.update(dict.fromkeys(self.rosters.members(member) if self.rosters else ()))
+            else:
+                people[member] = None
+        return tuple(people)
+
+    def is_member(self, level_key: str, user_id: str) -> bool:
+        """May act at the level: its members, and the people of its on-call rotation and
+        overflow pool (who cover for it)."""
+        if user_id in self.members_of(level_key):
+            return True
+        level = self.levels.get(level_key)
+        covering = (level.oncall.rotation if level.oncall else ()) + level.overflow_pool if level else ()
+        return bool(covering) and user_id in self.expand(covering)
 
     @property
     def managers(self) -> tuple[str, ...]:
-        return self.levels["management"].members
+        return self.members_of("management")
 
     def next_level(self, level_key: str) -> str | None:
         """The next rung up; planning hands over to tier1."""
         if level_key == "planning":
             return "tier1"
-        if level_key not in LADDER or level_key == LADDER[-1]:
+        if level_key not in LADDER:
+            # an overflow level off the ladder hands on where the level it takes arrivals from would
+            source = next((key for key, level in self.levels.items() if level.overflow_to == level_key), None)
+            return self.next_level(source) if source in LADDER else None
+        if level_key == LADDER[-1]:
             return None
         return LADDER[LADDER.index(level_key) + 1]
 
@@ -168,4 +211,4 @@ class Policy:
         return rank(level_key) > rank(other)
 
     def levels_of(self, user_id: str) -> list[str]:
-        return [key for key, level in self.levels.items() if user_id in level.members]
+        return [key for key in self.levels if user_id in self.members_of(key)]

@@ -13,6 +13,7 @@ import yaml
 
 from bot.durations import parse_duration
 from bot.matrix import parse_criteria
+from bot.policy.deescalation_rules import parse_deescalation_rules
 from bot.policy.fields import (parse_amount, parse_business_hours, parse_fraction, parse_levels,
                                parse_timezone)
 from bot.policy.model import (CHANNEL_ID, CLOCK, DEFAULT_ROOT_CAUSES, SEVERITIES, Policy,
@@ -21,6 +22,12 @@ from bot.policy.model import (CHANNEL_ID, CLOCK, DEFAULT_ROOT_CAUSES, SEVERITIES
 
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file, or the built-in default when path is None."""
+    data, source = load_policy_data(path)
+    return parse_policy(data, source, base=Path(path).parent if path is not None else None)
+
+
+def load_policy_data(path: str | Path | None = None) -> tuple[object, str]:
+    """The policy file's YAML as read (before validation), and how to name its source."""
     if path is None:
         text = resources.files("bot").joinpath("default_policy.yaml").read_text("utf-8")
         source = "built-in policy"
@@ -31,12 +38,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
             raise PolicyError([f"cannot read file: {exc.strerror}"], str(path)) from None
         source = str(path)
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text), source
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
         raise PolicyError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], source) from None
-    return parse_policy(data, source, base=Path(path).parent if path is not None else None)
 
 
 def parse_policy(data: object, source: str = "policy", base: Path | None = None) -> Policy:
@@ -115,6 +121,7 @@ def parse_policy(data: object, source: str = "policy", base: Path | None = None)
         problems.append(f"mitigated_to: unknown level {mitigated_to!r}")
     priority = _parse_priority(data.get("priority") or {}, problems)
     criteria = parse_criteria(data.get("criteria"), levels, problems, Policy.is_above)
+    deescalation = parse_deescalation_rules(data.get("deescalation"), levels, problems)
     customer_channels = data.get("customer_channels") or {}
     if not isinstance(customer_channels, dict) or not all(
             isinstance(channel, str) and CHANNEL_ID.match(channel) for channel in customer_channels.values()):
@@ -150,6 +157,7 @@ def parse_policy(data: object, source: str = "policy", base: Path | None = None)
         executive_revenue_threshold=executive_revenue_threshold,
         customer_templates=customer_templates,
         review=review,
+        deescalation=deescalation,
     )
 
 

@@ -321,6 +321,18 @@ class SlackDriver:
         """The user posts a root message: stored in the sim, then the message event."""
         return self._message_event(user, channel, text, None)
 
+    def usergroup_changed(self, group_id: str, members: list[str]) -> DriverResponse:
+        """Someone edits a user group in Slack: the sim's group changes, then Slack's
+        `subteam_members_changed` event arrives."""
+        change = self.sim.set_usergroup(group_id, members)
+        now = int(time.time())
+        return self.event({"type": "subteam_members_changed", "subteam_id": group_id, "team_id": self.team_id,
+                           "date_previous_update": now - 60, "date_update": now,
+                           "added_users": change["added_users"], "added_users_count": str(len(change["added_users"])),
+                           "removed_users": change["removed_users"],
+                           "removed_users_count": str(len(change["removed_users"])),
+                           "event_ts": f"{now}.000100"})
+
     def app_home_opened(self, user: str) -> DriverResponse:
         home = self.sim.home(user)
         event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home",

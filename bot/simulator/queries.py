@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import time
 from typing import Any, Callable, Optional
 
 from .blocks import assign_ids
 from .models import Call, Ephemeral, Message, StoredView
 
+
+
+def scaled(timeout: float) -> float:
+    """A wait's limit, times ESCALATOR_TEST_WAIT_SCALE: a mutation run traces every line and
+    shares two cores, so the fake Slack's waits get longer there (tests/mutation_order.py)."""
+    return timeout * float(os.environ.get("ESCALATOR_TEST_WAIT_SCALE", "1"))
 
 class Queries:
     def _cid(self, channel: Optional[str]) -> Optional[str]:
@@ -137,7 +144,7 @@ class Queries:
 
         On timeout raise AssertionError naming the condition, with the recent
         calls and the transcript, so a failing test shows what the bot did."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         value = None
         while True:
             try:
@@ -155,7 +162,7 @@ class Queries:
         what = message or _describe(predicate)
         recent = "\n".join(f"  {c.method} -> {c.status}" for c in self.calls[-15:])
         raise AssertionError(
-            f"timed out after {timeout}s waiting for: {what}\n"
+            f"timed out after {scaled(timeout)}s waiting for: {what}\n"
             f"last value: {value!r}" + (f" (raised {last_error!r})" if last_error else "") +
             f"\nrecent calls:\n{recent or '  (none)'}\n--- transcript ---\n{self.transcript()}")
 

@@ -25,6 +25,7 @@ from .blocks import assign_ids, validate_blocks
 from .faults import FaultPlan, LateAnswer
 from .files import UPLOAD_PATH, FileMethods, answer_upload
 from .methods import API_METHODS, WebApiMethods
+from .usergroups import UsergroupMethods
 from .models import Call, Channel, Ephemeral, Message, ResponseUrl, SlackApiFault
 from .socket_mode import FakeSocketMode
 from .queries import Queries
@@ -39,7 +40,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeSlack(WebApiMethods, FileMethods, Queries):
+class FakeSlack(WebApiMethods, FileMethods, UsergroupMethods, Queries):
     def __init__(self, token: str = "xoxb-test", bot_user_id: str = "UBOT",
                  team_id: str = "T0TEST", *, bot_id: str = "B0BOT", trigger_ttl: float = 3.0,
                  app_token: str = "xapp-1-A0FAKEAPP-1-fake"):
@@ -51,6 +52,7 @@ class FakeSlack(WebApiMethods, FileMethods, Queries):
         self.lock = threading.RLock()
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict] = {}
+        self.usergroups: dict[str, list[str]] = {}
         self.calls: list[Call] = []
         self.faults = FaultPlan()
         self._by_ts: dict[tuple, Message] = {}

@@ -23,9 +23,10 @@ DUE_SOON = timedelta(hours=4)
 
 
 class DailyDigest:
-    def __init__(self, sessions: sessionmaker[Session], policy: Policy):
+    def __init__(self, sessions: sessionmaker[Session], policy: Policy, oncall=None):
         self.sessions = sessions
         self.policy = policy
+        self.oncall = oncall  # bot.coverage.oncall.OnCallBook: the digest names who is on call
         self.explainer = ClockExplainer(policy)
 
     def send_due(self, now: datetime | None = None) -> list[str]:
@@ -60,8 +61,10 @@ class DailyDigest:
             ("Breached", *self._clocks(session, breached.order_by(SlaClock.due_at), now, "breached")),
             ("Waiting on customer", *self._tickets(session, waiting.order_by(Ticket.created_at))),
         ]
+        on_call = self.oncall.now(session, level_key, now) if self.oncall else None
         return render("digest.json.j2", level_name=self.policy.level_name(level_key), level_key=level_key,
-                      day=now.astimezone(self.policy.timezone).strftime("%a %d %b"), sections=sections)
+                      day=now.astimezone(self.policy.timezone).strftime("%a %d %b"), sections=sections,
+                      on_call=on_call if on_call and (on_call.turn or on_call.override) else None)
 
     @staticmethod
     def _tickets(session: Session, query) -> tuple[int, list]:

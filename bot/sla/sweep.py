@@ -27,6 +27,7 @@ from bot.models import ClockKind, SlackMessage, SlaClock, Ticket, TicketPause, T
 from bot.policy import Policy
 from bot.quality import customer_updates
 from bot.rendering import render
+from bot.sla.auto_deescalation import AutoDeescalation
 from bot.sla.deadlines import Pause
 from bot.sla.explain import CLOCK_NAMES, ClockExplainer
 
@@ -40,6 +41,7 @@ class SweepResult:
     breaches: int = 0
     escalations: int = 0
     reminders: int = 0
+    deescalations: int = 0
     notices: list[str] = field(default_factory=list)
 
 
@@ -50,13 +52,17 @@ class SlaSweep:
         self.desk = desk
         self.batch = batch
         self.explainer = ClockExplainer(policy)
+        self.deescalation = AutoDeescalation(sessions, policy, desk, batch)
 
     def run(self, now: datetime | None = None) -> SweepResult:
         result = SweepResult()
+        now = now or utcnow()
         while True:
-            handled = self._sweep_batch(now or utcnow(), result)
+            handled = self._sweep_batch(now, result)
             if handled < self.batch:
-                return result
+                break
+        result.deescalations = self.deescalation.run(now)
+        return result
 
     def _sweep_batch(self, now: datetime, result: SweepResult) -> int:
         with transaction(self.sessions) as session:
@@ -137,9 +143,8 @@ class SlaSweep:
         log.info("%s escalated automatically to %s: %s", ticket.key, target, reason)
 
     def _remind(self, session, ticket, clock, now, result, batch) -> None:
-        level = self.policy.levels.get(ticket.level)
         owner = ticket.assignee_id or ticket.acknowledged_by
-        mentions = [owner] if owner else list(level.members if level else ())
+        mentions = [owner] if owner else list(self.policy.members_of(ticket.level))
         customer_due = customer_updates.due_phrase(
             customer_updates.customer_update_due(session, ticket, self.policy), now, self.policy)
         payload = render("update_reminder.json.j2", ticket=ticket, mentions=mentions, customer_due=customer_due,
@@ -154,7 +159,9 @@ class SlaSweep:
         return self.policy.level_name(target) if target else None
 
     def _thread_alert(self, session, ticket, clock, now, alert: str, batch) -> None:
-        payload = self._alert_payload(ticket, clock, now, alert, batch)
+        mentions = [person for hook in self.desk.on_alert for person in hook(
+            session, ticket, alert, clock.kind, clock.level, clock.cycle, now, batch.briefing(ticket))]
+        payload = self._alert_payload(ticket, clock, now, alert, batch, mentions=mentions)
         self.desk.slack.note(session, ticket, batch.briefing(ticket), payload)
 
     def _management_alert(self, session, ticket, clock, now, batch) -> None:
@@ -168,7 +175,7 @@ class SlaSweep:
                     level="management", link_to=briefing)
 
     def _alert_payload(self, ticket, clock, now, alert: str, batch, managers: bool = False,
-                       linked: bool = False) -> dict:
+                       linked: bool = False, mentions: list[str] = ()) -> dict:
         story = self.explainer.story(ticket, clock, batch.pauses.get(ticket.id, []), now)
         payload = render(
             "sla_alert.json.j2", ticket=ticket, alert=alert, clock_name=CLOCK_NAMES[clock.kind],
@@ -176,7 +183,7 @@ class SlaSweep:
             target=format_duration(timedelta(seconds=clock.target_seconds)),
             due=self.explainer.when(clock.due_at, now) if clock.due_at else "when resumed",
             explanation=", ".join(story.stretches), summary=managers, escalates_to=self._escalates_to(ticket, clock),
-            mentions=list(self.policy.managers) if managers else [],
+            mentions=list(self.policy.managers) if managers else list(mentions),
             briefing_link=messages.LINK_OPEN if linked else None,
         )
         due = clock.due_at if alert == "breached" else clock.warn_at
