@@ -15,7 +15,7 @@ from bot.policy import load_policy
 from bot.runtime import build_app, build_runtime, start_background
 from bot.server import BackgroundServer, create_asgi_app
 from bot.simulator import FakeSlack, SlackDriver
-from bot.simulator.queries import scaled
+from bot.simulator.queries import WAIT, scaled
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
@@ -102,7 +102,7 @@ class Harness:
         return self.sim.wait_for(lambda: self.sim.views_opened(user)[before:] and self.sim.views_opened(user)[-1],
                                  message=f"the modal behind {action_id}")
 
-    def briefing(self, key: str, level: str = "tier1", timeout: float = 5.0):
+    def briefing(self, key: str, level: str = "tier1", timeout: float = WAIT):
         """The briefing as Slack shows it, once the bot has also recorded its ts
         (a reply in its thread only counts from then on)."""
         channel = self.policy.levels[level].channel
@@ -112,7 +112,7 @@ class Harness:
         self.wait_recorded(channel, message.ts, timeout)
         return message
 
-    def wait_recorded(self, channel: str, ts: str, timeout: float = 5.0) -> None:
+    def wait_recorded(self, channel: str, ts: str, timeout: float = WAIT) -> None:
         deadline = time.monotonic() + scaled(timeout)
         while True:
             with self.runtime.sessions() as session:
@@ -125,12 +125,12 @@ class Harness:
     def thread_texts(self, message) -> list[str]:
         return [reply.rendered for reply in self.sim.replies(message.channel, message.ts)]
 
-    def wait_thread(self, message, contains: str, timeout: float = 5.0):
+    def wait_thread(self, message, contains: str, timeout: float = WAIT):
         return self.sim.wait_for(
             lambda: next((t for t in self.thread_texts(message) if contains in t), None),
             timeout=timeout, message=f"a reply containing {contains!r}")
 
-    def settle(self, timeout: float = 5.0) -> None:
+    def settle(self, timeout: float = WAIT) -> None:
         """Wait until the outbox has nothing pending."""
         deadline = time.monotonic() + scaled(timeout)
         while self.runtime.worker.pending():

@@ -18,6 +18,12 @@ from .models import Call, Ephemeral, Message, StoredView
 
 
 
+# How long a test waits for something the bot must do. A pass returns as soon as it is
+# seen, so the limit only costs time when something is missing; 15 s keeps a suite
+# loaded by other work (-n 4 on two cores) from failing on a slow but correct bot.
+WAIT = 15.0
+
+
 def scaled(timeout: float) -> float:
     """A wait's limit, times ESCALATOR_TEST_WAIT_SCALE: a mutation run traces every line and
     shares two cores, so the fake Slack's waits get longer there (tests/mutation_order.py)."""
@@ -138,7 +144,7 @@ class Queries:
         """How many calls of `method` arrived (only those answered with HTTP `status`)."""
         return sum(1 for c in self.calls_to(method) if status in (None, c.status))
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0,
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = WAIT,
                  interval: float = 0.02, message: str = "") -> Any:
         """Poll predicate until it returns something truthy and return that.
 
