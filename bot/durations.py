@@ -1,11 +1,23 @@
-"""Policy durations: a whole number followed by s, m, h or d ("90s", "4h", "1d")."""
+"""Policy durations: a whole number followed by s, m, h or d ("90s", "4h", "1d"); and the
+days the commands take (--from, --to)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day(flag: str, value: str) -> date:
+    """A command's day option (report, simulate, suggest all say the same); ValueError naming the flag."""
+    try:
+        if not _DAY.match(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{flag} must be a date YYYY-MM-DD, e.g. 2026-11-30 (got {value!r})") from None
 
 
 def parse_duration(text: object) -> timedelta:

@@ -188,7 +188,7 @@ def test_from_and_to_choose_tickets_by_the_day_they_were_opened(capsys, live, ca
     _, out, _ = simulate(capsys, "--policy", candidate, "--to", "2026-11-02", "--format", "json")
     assert json.loads(out)["tickets"] == 3
     code, _, err = simulate(capsys, "--policy", candidate, "--from", "last week")
-    assert code == 2 and "--from must be a date like 2026-11-01, got 'last week'" in err
+    assert code == 2 and "--from must be a date YYYY-MM-DD, e.g. 2026-11-30 (got 'last week')" in err
 
 
 def _counts(url: str) -> dict[str, int]:

@@ -81,7 +81,7 @@ def test_a_period_without_tickets_says_so_and_a_bad_date_is_refused(history, cap
     assert out.startswith("0 tickets opened 2027-01-01 to 2027-03-31")
     assert "P2 response 4h: too little data (0 acknowledged stays; 30 needed)" in out
     assert main(["suggest", "--from", "1 October"]) == 2
-    assert "--from '1 October' is not a date like 2026-10-01" in capsys.readouterr().err
+    assert "--from must be a date YYYY-MM-DD, e.g. 2026-11-30 (got '1 October')" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("minutes, expected", [(1, "5m"), (59, "1h"), (61, "75m"), (350, "6h"), (481, "9h")])

@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 
 from bot.config import load_settings
 from bot.db import make_engine
+from bot.durations import parse_day
 from bot.policy.parsing import load_policy
 from bot.policy.replay import read_recorded
 from bot.policy.simulate import PolicyRun, differences, replay, window_end
@@ -52,12 +53,7 @@ def run_simulation(args, out=print) -> int:
 
 
 def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{option} must be a date like 2026-11-01, got {value!r}") from None
+    return None if value is None else parse_day(option, value)
 
 
 def _figures(run: PolicyRun) -> dict:

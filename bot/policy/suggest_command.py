@@ -13,6 +13,7 @@ import yaml
 
 from bot.config import load_settings
 from bot.db import make_engine, make_session_factory
+from bot.durations import parse_day
 from bot.policy.parsing import load_policy, parse_policy
 from bot.policy.suggest import Suggestions, as_policy_duration, suggest
 
@@ -77,9 +78,4 @@ def write_candidate(found: Suggestions, policy_path: str | None, path: str) -> s
 
 
 def _day(text: str | None, flag: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{flag} {text!r} is not a date like 2026-10-01") from None
+    return None if text is None else parse_day(flag, text)

@@ -9,12 +9,12 @@ import re
 import sys
 from datetime import date, datetime, time, timedelta
 
+from bot.durations import parse_day
 from bot.policy import Policy
 from bot.quality.metrics import QualityMetrics, compute
 
 FORMATS = ("text", "json", "html")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class RangeError(ValueError):
@@ -86,11 +86,9 @@ def run_report(sessions, policy: Policy, *, month=None, from_date=None, to_date=
 
 def _parse_date(flag: str, value: str) -> date:
     try:
-        if not _DATE.match(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise RangeError(f"{flag} must be a date YYYY-MM-DD, e.g. 2026-11-30 (got {value!r})") from None
+        return parse_day(flag, value)
+    except ValueError as error:
+        raise RangeError(str(error)) from None
 
 
 def _midnight(day: date, tz) -> datetime:
