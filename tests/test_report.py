@@ -81,6 +81,7 @@ def test_an_empty_range_says_so_plainly(history, capsys):
     (["--month", "2026-13"], "--month must be YYYY-MM"),
     (["--month", "Nov"], "--month must be YYYY-MM"),
     (["--from", "2026-11-31", "--to", "2026-12-01"], "--from must be a date YYYY-MM-DD"),
+    (["--from", "2026-11-01", "--to", "20261130"], "--to must be a date YYYY-MM-DD"),  # only the documented form
     (["--from", "2026-11-01"], "--from and --to go together"),
     (["--from", "2026-11-05", "--to", "2026-11-01"], "is before --from"),
     (["--month", "2026-11", "--from", "2026-11-01", "--to", "2026-11-02"], "not both"),
