@@ -16,7 +16,7 @@ from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch, active_count
 from bot.models import Ticket, TicketStatus
 from bot.policy import Policy
-from bot.rendering import Mrkdwn
+from bot.rendering import Mrkdwn, escape_mrkdwn
 
 _POOL_ARRIVALS = "overflow_pool_arrivals"  # session.info: ticket id → reason, for the assignment after the briefing
 
@@ -64,5 +64,5 @@ class OverflowRouter:
         ticket.assignee_id = min(pool, key=lambda person: (loads.get(person, 0), pool.index(person)))
         briefing = self.slack.current_briefing(session, ticket)
         self.slack.note_text(session, ticket, briefing,
-                             Mrkdwn(f"Assigned to <@{ticket.assignee_id}> from the overflow pool ({reason})."))
+                             Mrkdwn(f"Assigned to <@{ticket.assignee_id}> from the overflow pool ({escape_mrkdwn(reason)})."))
         self.slack.refresh_briefing(session, ticket, briefing)

@@ -17,10 +17,9 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import transaction
+from bot.db import locked_row, transaction
 from bot.models import UsergroupRoster, utcnow
 from bot.policy import Policy
 from bot.policy.coverage_fields import all_groups
@@ -110,13 +109,7 @@ class RosterSync:
 
     def _store(self, group_id: str, members: list[str]) -> None:
         with transaction(self.sessions) as session:
-            roster = session.get(UsergroupRoster, group_id, with_for_update=True)
-            if roster is None:
-                try:
-                    with session.begin_nested():
-                        session.add(UsergroupRoster(group_id=group_id, members=members, refreshed_at=utcnow()))
-                except IntegrityError:  # another process stored it first: ours is as new
-                    roster = session.get(UsergroupRoster, group_id, with_for_update=True, populate_existing=True)
-            if roster is not None:
-                roster.members, roster.refreshed_at = members, utcnow()
+            roster = locked_row(session, UsergroupRoster, group_id, group_id=group_id, members=members,
+                                refreshed_at=utcnow())
+            roster.members, roster.refreshed_at = members, utcnow()
         self.cache.reload()

@@ -24,6 +24,7 @@ from bot.durations import format_duration
 from bot.matrix import Fired
 from bot.models import Ticket, TicketEvent
 from bot.policy.model import SEVERITIES, Policy
+from bot.sla.deadlines import Pause, elapsed
 
 MIN_CELL = 30  # fewer observations than this: say so instead of suggesting
 COVERAGE = 0.9  # a response target that 90% of stays met; a time limit within which 80% of resolutions fell
@@ -138,11 +139,9 @@ def _close(stay: Stay | None, at: datetime | None, how: str | None, policy: Poli
 
 
 def _business(policy: Policy, stay: Stay, start: datetime, end: datetime) -> timedelta:
-    calendar = calendar_for(policy, stay.level)
-    total = calendar.business_time(start, end)
-    for paused_from, paused_to in stay.paused:
-        total -= calendar.business_time(max(paused_from, start), min(paused_to or end, end))
-    return max(total, timedelta(0))
+    """Counted as the live SLA clocks count it (bot.sla.deadlines.elapsed)."""
+    pauses = [Pause(paused_from, paused_to, "waiting") for paused_from, paused_to in stay.paused]
+    return max(elapsed(calendar_for(policy, stay.level), start, end, pauses), timedelta(0))
 
 
 # --- findings -------------------------------------------------------------------------
