@@ -89,25 +89,27 @@ class Sandbox:
         """Let time pass to `when`: the sweep runs at each moment a clock comes due, as
         the live sweep would (it runs every sweep_interval; here at the due moment itself,
         so what happened carries the time the policy set)."""
-        while True:
-            due = self.next_due(only_deadlines=only_deadlines)
-            if due is None or due > when:
-                break
-            self.clock.advance_to(max(due, self.clock.now))
-            self.sweep.run(self.clock.now)
-            self._swept = self.clock.now
+        self._sweep_until(when, only_deadlines=only_deadlines)
         if when > self.clock.now:
             self.clock.advance_to(when)
 
+    @_on_its_clock
     def run_out(self, limit: datetime) -> None:
         """Let time pass until no warning, breach or time limit is left to come (progress
         reminders recur as long as a ticket is worked, so they don't keep this going),
-        or until `limit`."""
+        or until `limit`. The clock stays at the last moment swept."""
+        self._sweep_until(limit, only_deadlines=True)
+
+    def _sweep_until(self, when: datetime, *, only_deadlines: bool) -> None:
+        """Sweep at each due moment up to `when`: one question for the next moment a sweep
+        (run_out used to ask it again through run_until, three times a sweep)."""
         while True:
-            due = self.next_due(only_deadlines=True)
-            if due is None or due > limit:
+            due = self.next_due(only_deadlines=only_deadlines)
+            if due is None or due > when:
                 return
-            self.run_until(due)
+            self.clock.advance_to(max(due, self.clock.now))
+            self.sweep.run(self.clock.now)
+            self._swept = self.clock.now
 
     def next_due(self, *, only_deadlines: bool = False) -> datetime | None:
         """The next moment the live sweep has something to do: a clock's next check, or
