@@ -58,6 +58,10 @@ def _on_its_clock(method):
     return wrapper
 
 
+_NEXT_CHECK = select(func.min(SlaClock.next_check_at))
+_NEXT_DEADLINE = _NEXT_CHECK.where(SlaClock.kind != "update")
+
+
 class Sandbox:
     """One policy's desk in memory, on a simulated clock. Use as a context manager:
     its database is dropped at the end."""
@@ -114,11 +118,12 @@ class Sandbox:
     def next_due(self, *, only_deadlines: bool = False) -> datetime | None:
         """The next moment the live sweep has something to do: a clock's next check, or
         a de-escalation rule's firing time (bot.policy.deescalation_rules.fires_at)."""
-        query = select(func.min(SlaClock.next_check_at))
-        if only_deadlines:
-            query = query.where(SlaClock.kind != "update")
-        with self.sessions() as session:
-            moments = [session.scalar(query), self._next_rule(session)]
+        # asked once a sweep: a prebuilt statement on a plain connection, not an ORM session
+        with self.engine.connect() as connection:
+            moments = [connection.execute(_NEXT_DEADLINE if only_deadlines else _NEXT_CHECK).scalar()]
+        if self.policy.deescalation:
+            with self.sessions() as session:
+                moments.append(self._next_rule(session))
         return min((moment for moment in moments if moment is not None), default=None)
 
     def _next_rule(self, session) -> datetime | None:
