@@ -58,6 +58,8 @@ def _on_its_clock(method):
     return wrapper
 
 
+# every table's rows, children first (start_over runs them before each case)
+_FORGET_ALL = tuple(delete(table) for table in reversed(Base.metadata.sorted_tables))
 _NEXT_CHECK = select(func.min(SlaClock.next_check_at))
 _NEXT_DEADLINE = _NEXT_CHECK.where(SlaClock.kind != "update")
 
@@ -214,7 +216,7 @@ class Sandbox:
         """Forget every ticket and set the clock to `when`: one case's desk must not see
         the last case's tickets (capacity, round robin and the ledger count them)."""
         with self.engine.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(delete(table))
+            for statement in _FORGET_ALL:
+                connection.execute(statement)
         self.clock.start_over(when)
         self._swept = None
