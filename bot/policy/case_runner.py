@@ -43,6 +43,7 @@ class CaseRunner:
         self.policy_data = policy_data
         self.source = source
         self._boxes: dict[str, Sandbox] = {}
+        self._policies: dict[str, Policy] = {}
 
     def __enter__(self) -> CaseRunner:
         return self
@@ -83,12 +84,18 @@ class CaseRunner:
 
     # --- internals ----------------------------------------------------------------
     def _policy(self, case: Case) -> Policy:
-        data = dict(self.policy_data)
-        data.update(case.policy or {})
-        return parse_policy(data, self.source if not case.policy else f"{self.source} with the case's changes")
+        """The case's policy, parsed once per distinct set of changes (most cases have
+        none): parsing reads the holiday calendars, and a case's run does not change it."""
+        key = _key(case)
+        if key not in self._policies:
+            data = dict(self.policy_data)
+            data.update(case.policy or {})
+            self._policies[key] = parse_policy(
+                data, self.source if not case.policy else f"{self.source} with the case's changes")
+        return self._policies[key]
 
     def _box(self, case: Case, policy: Policy) -> Sandbox:
-        key = json.dumps(case.policy or {}, sort_keys=True, default=str)
+        key = _key(case)
         if key not in self._boxes:
             self._boxes[key] = Sandbox(policy, datetime.now(ZoneInfo("UTC"))).__enter__()
         return self._boxes[key]
@@ -131,6 +138,11 @@ class CaseRunner:
             "response_due": None if due is None else due.astimezone(zone).replace(tzinfo=None),
             "timeline": [_entry(h, zone) for h in happened],
         }
+
+
+def _key(case: Case) -> str:
+    """The case's policy changes as a key: cases with the same changes share a policy and a sandbox."""
+    return json.dumps(case.policy or {}, sort_keys=True, default=str)
 
 
 def _entry(happening: observe.Happening, zone: ZoneInfo) -> dict:
