@@ -1,0 +1,84 @@
+"""What the SLA sweep sends and to whom, as people see it: the level a time limit hands a
+ticket to, what a progress reminder says, where management's breach alert goes and what it
+links to, and what the sweep's log line counts. Each test holds a mutmut survivor of
+bot/sla/sweep.py (docs/mutation-testing.md)."""
+import logging
+from datetime import timedelta
+
+from bot.ids import ActionId
+from bot.models import Ticket
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
+from tests.test_sla import short_policy
+
+SEVERITIES = {
+    "P1": {"response": "4s", "update_every": "3s", "entry": "management"},
+    "P2": {"response": "4s", "update_every": "3s", "entry": "tier1"},
+    "P3": {"response": "4s", "update_every": "3s", "entry": "tier2"},
+    "P4": {"response": "4s", "entry": "planning"},
+}
+
+
+def policy(time_limits):
+    return short_policy(time_limits=time_limits, severities=SEVERITIES)
+
+
+def ticket_of(harness, key) -> Ticket:
+    with harness.runtime.sessions() as session:
+        return session.get(Ticket, int(key.split("-")[1]))
+
+
+def top_level_breaches(harness, channel, key) -> list[str]:
+    return [m.rendered for m in harness.sim.messages(channel) if key in m.rendered and "breached" in m.rendered]
+
+
+def test_a_time_limit_at_tier2_hands_the_tickets_to_tier3_and_the_log_says_so(database_url, caplog):
+    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "8s"})) as sla:
+        keys = [sla.new_ticket(Severity="P3", Summary=f"Export {n} fails") for n in (1, 2)]  # enter at Tier 2
+        for key in keys:
+            sla.briefing(key, "tier2")
+        with caplog.at_level(logging.INFO, logger="escalator.sla"):
+            result = sla.runtime.sla.run(now=ticket_of(sla, keys[-1]).created_at + timedelta(seconds=9))
+        assert [ticket_of(sla, key).level for key in keys] == ["tier3", "tier3"]  # the next rung, not Tier 2 again
+        for key in keys:
+            assert "8s in Tier 2 without resolution" in sla.briefing(key, "tier3").rendered
+        assert result.escalations == 2  # the scheduler's log line counts them
+        assert f"{keys[0]} escalated automatically to tier3: 8s in Tier 2 without resolution (time limit)" in [
+            record.getMessage() for record in caplog.records]
+
+
+def test_progress_reminders_say_how_long_it_has_been_and_the_sweep_counts_them(database_url):
+    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "1h"})) as sla:
+        keys = [sla.new_ticket(Severity="P2", Summary=f"Checkout {n} fails") for n in (1, 2)]
+        briefings = [sla.briefing(key) for key in keys]
+        for person, briefing in zip((AGENT, AGENT2), briefings):
+            sla.driver.click(person, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE)
+        for key in keys:
+            sla.sim.wait_for(lambda: ticket_of(sla, key).acknowledged_at, message="the acknowledgment")
+        last = max(ticket_of(sla, key).acknowledged_at for key in keys)
+        result = sla.runtime.sla.run(now=last + timedelta(seconds=3.5))
+        assert result.reminders == 2
+        sla.settle()
+        for key, briefing in zip(keys, briefings):
+            [reminder] = [t for t in sla.thread_texts(briefing) if "No progress update" in t]
+            assert f"No progress update on *{key}* for 3s (P2 asks for one every 3s)" in reminder
+
+
+def test_a_breach_at_management_is_told_once_in_its_own_thread(database_url):
+    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "1h"})) as sla:
+        key = sla.new_ticket(Severity="P1", Summary="API down")  # enters at Management
+        briefing = sla.briefing(key, "management")
+        sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(seconds=5))
+        sla.settle()
+        assert [t for t in sla.thread_texts(briefing) if "breached its 4s response target" in t]
+        assert top_level_breaches(sla, CHANNELS["management"], key) == []  # no second post beside the thread
+
+
+def test_managements_breach_alert_links_to_the_tickets_briefing(database_url):
+    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "1h"})) as sla:
+        key = sla.new_ticket(Severity="P2", Summary="Export failing")
+        briefing = sla.briefing(key)
+        sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(seconds=5))
+        sla.settle()
+        [alert] = top_level_breaches(sla, CHANNELS["management"], key)
+        permalink = f"https://fake.slack.test/archives/{CHANNELS['tier1']}/p{briefing.ts.replace('.', '')}"
+        assert f"<{permalink}|briefing>" in alert and f"<@{MANAGER}>" in alert
