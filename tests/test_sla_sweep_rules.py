@@ -18,8 +18,9 @@ SEVERITIES = {
 }
 
 
-def policy(time_limits):
-    return short_policy(time_limits=time_limits, severities=SEVERITIES)
+def policy(time_limits, **entries):
+    severities = {key: {**value, "entry": entries.get(key, value["entry"])} for key, value in SEVERITIES.items()}
+    return short_policy(time_limits=time_limits, severities=severities)
 
 
 def ticket_of(harness, key) -> Ticket:
@@ -34,16 +35,26 @@ def top_level_breaches(harness, channel, key) -> list[str]:
 def test_a_time_limit_at_tier2_hands_the_tickets_to_tier3_and_the_log_says_so(database_url, caplog):
     with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "8s"})) as sla:
         keys = [sla.new_ticket(Severity="P3", Summary=f"Export {n} fails") for n in (1, 2)]  # enter at Tier 2
-        for key in keys:
-            sla.briefing(key, "tier2")
+        tier2 = [sla.briefing(key, "tier2") for key in keys]
         with caplog.at_level(logging.INFO, logger="escalator.sla"):
             result = sla.runtime.sla.run(now=ticket_of(sla, keys[-1]).created_at + timedelta(seconds=9))
         assert [ticket_of(sla, key).level for key in keys] == ["tier3", "tier3"]  # the next rung, not Tier 2 again
-        for key in keys:
+        for key, briefing in zip(keys, tier2):
             assert "8s in Tier 2 without resolution" in sla.briefing(key, "tier3").rendered
+            assert "; escalating to Tier 3." in sla.wait_thread(briefing, "breached its 8s time limit at Tier 2")
         assert result.escalations == 2  # the scheduler's log line counts them
         assert f"{keys[0]} escalated automatically to tier3: 8s in Tier 2 without resolution (time limit)" in [
             record.getMessage() for record in caplog.records]
+
+
+def test_a_time_limit_at_the_top_of_the_ladder_breaches_without_escalating(database_url):
+    with Harness(database_url, policy=policy({"tier1": "1h", "executive": "8s"}, P2="executive")) as sla:
+        key = sla.new_ticket(Severity="P2", Summary="Board demo broken")  # enters at Executive
+        briefing = sla.briefing(key, "executive")
+        result = sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(seconds=9))
+        assert ticket_of(sla, key).level == "executive" and result.escalations == 0
+        breach = sla.wait_thread(briefing, "breached its 8s time limit")
+        assert "breached its 8s time limit target at Executive" in breach and "escalating" not in breach
 
 
 def test_progress_reminders_say_how_long_it_has_been_and_the_sweep_counts_them(database_url):
