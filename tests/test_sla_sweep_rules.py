@@ -2,11 +2,14 @@
 ticket to, what a progress reminder says, where management's breach alert goes and what it
 links to, and what the sweep's log line counts. Each test holds a mutmut survivor of
 bot/sla/sweep.py (docs/mutation-testing.md)."""
+import json
 import logging
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.ids import ActionId
-from bot.models import Ticket
+from bot.models import SlaClock, Ticket
 from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
 from tests.test_sla import short_policy
 
@@ -93,3 +96,26 @@ def test_managements_breach_alert_links_to_the_tickets_briefing(database_url):
         [alert] = top_level_breaches(sla, CHANNELS["management"], key)
         permalink = f"https://fake.slack.test/archives/{CHANNELS['tier1']}/p{briefing.ts.replace('.', '')}"
         assert f"<{permalink}|briefing>" in alert and f"<@{MANAGER}>" in alert
+
+
+def response_clocks(harness) -> list[SlaClock]:
+    with harness.runtime.sessions() as session:
+        return session.scalars(select(SlaClock).where(SlaClock.kind == "response").order_by(SlaClock.id)).all()
+
+
+def test_a_warned_clock_is_looked_at_next_at_its_breach_and_a_breached_one_is_listed_as_breached(database_url):
+    hour_response = short_policy(time_limits={"tier1": "8h", "tier2": "8h"}, severities={
+        **SEVERITIES, "P2": {"response": "1h", "update_every": "3h", "entry": "tier1"}})  # warns after 30 min
+    with Harness(database_url, policy=hour_response) as sla:
+        keys = [sla.new_ticket(Severity="P2", Summary=f"Export {n} fails") for n in (1, 2)]
+        opened = ticket_of(sla, keys[-1]).created_at
+        warned = sla.runtime.sla.run(now=opened + timedelta(minutes=31))
+        assert warned.warnings == 2
+        assert [clock.next_check_at for clock in response_clocks(sla)] == [
+            clock.due_at for clock in response_clocks(sla)]  # not every sweep until it breaches
+        breached = sla.runtime.sla.run(now=opened + timedelta(minutes=61))
+        assert breached.breaches == 2 and breached.warnings == 0
+        assert [clock.next_check_at for clock in response_clocks(sla)] == [None, None]
+        with sla.runtime.sessions() as session:  # the next daily digest
+            digest = json.dumps(sla.runtime.digest.render(session, "tier1", opened + timedelta(minutes=62)))
+        assert "*Breached* (2)" in digest and "*Due soon* (0)" in digest  # the 8h time limits are not due soon
