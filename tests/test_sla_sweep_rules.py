@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.ids import ActionId
 from bot.models import SlaClock, Ticket
+from bot.sla.sweep import SlaSweep
 from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
 from tests.test_sla import short_policy
 
@@ -87,15 +88,28 @@ def test_a_breach_at_management_is_told_once_in_its_own_thread(database_url):
         assert top_level_breaches(sla, CHANNELS["management"], key) == []  # no second post beside the thread
 
 
-def test_managements_breach_alert_links_to_the_tickets_briefing(database_url):
-    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "1h"})) as sla:
-        key = sla.new_ticket(Severity="P2", Summary="Export failing")
-        briefing = sla.briefing(key)
-        sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(seconds=5))
+def test_managements_breach_alert_for_a_p1_or_p2_links_to_the_tickets_briefing(database_url):
+    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "1h"}, P1="tier3")) as sla:
+        tickets = {sla.new_ticket(Severity="P1", Summary="API down"): "tier3",
+                   sla.new_ticket(Severity="P2", Summary="Export failing"): "tier1"}
+        briefings = {key: sla.briefing(key, level) for key, level in tickets.items()}
+        sla.runtime.sla.run(now=max(ticket_of(sla, key).created_at for key in tickets) + timedelta(seconds=5))
         sla.settle()
-        [alert] = top_level_breaches(sla, CHANNELS["management"], key)
-        permalink = f"https://fake.slack.test/archives/{CHANNELS['tier1']}/p{briefing.ts.replace('.', '')}"
-        assert f"<{permalink}|briefing>" in alert and f"<@{MANAGER}>" in alert
+        for key, level in tickets.items():
+            [alert] = top_level_breaches(sla, CHANNELS["management"], key)
+            permalink = f"https://fake.slack.test/archives/{CHANNELS[level]}/p{briefings[key].ts.replace('.', '')}"
+            assert f"<{permalink}|briefing>" in alert and f"<@{MANAGER}>" in alert
+
+
+def test_a_sweep_goes_on_until_every_due_ticket_is_handled(database_url):
+    with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "1h"})) as sla:
+        keys = [sla.new_ticket(Severity="P3", Summary=f"Report {n} empty") for n in range(3)]  # at Tier 2
+        briefings = [sla.briefing(key, "tier2") for key in keys]
+        small_batches = SlaSweep(sla.runtime.sessions, sla.runtime.policy, sla.runtime.desk, batch=2)
+        result = small_batches.run(now=ticket_of(sla, keys[-1]).created_at + timedelta(seconds=5))
+        assert result.breaches == 3  # two in the first batch, the third in the next, not a sweep later
+        for briefing in briefings:
+            sla.wait_thread(briefing, "breached its 4s response target")
 
 
 def response_clocks(harness) -> list[SlaClock]:
