@@ -4,12 +4,14 @@ links to, and what the sweep's log line counts. Each test holds a mutmut survivo
 bot/sla/sweep.py (docs/mutation-testing.md)."""
 import json
 import logging
+import threading
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.ids import ActionId
 from bot.models import SlaClock, Ticket
+from bot.simulator.queries import WAIT, scaled
 from bot.sla.sweep import SlaSweep
 from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
 from tests.test_sla import short_policy
@@ -106,8 +108,13 @@ def test_a_sweep_goes_on_until_every_due_ticket_is_handled(database_url):
         keys = [sla.new_ticket(Severity="P3", Summary=f"Report {n} empty") for n in range(3)]  # at Tier 2
         briefings = [sla.briefing(key, "tier2") for key in keys]
         small_batches = SlaSweep(sla.runtime.sessions, sla.runtime.policy, sla.runtime.desk, batch=2)
-        result = small_batches.run(now=ticket_of(sla, keys[-1]).created_at + timedelta(seconds=5))
-        assert result.breaches == 3  # two in the first batch, the third in the next, not a sweep later
+        results = []
+        sweep = threading.Thread(target=lambda: results.append(small_batches.run(
+            now=ticket_of(sla, keys[-1]).created_at + timedelta(seconds=5))), daemon=True)
+        sweep.start()
+        sweep.join(timeout=scaled(WAIT))
+        assert results, "the sweep never finished: a batch that handles nothing new must end it"
+        assert results[0].breaches == 3  # two in the first batch, the third in the next, not a sweep later
         for briefing in briefings:
             sla.wait_thread(briefing, "breached its 4s response target")
 
