@@ -131,7 +131,7 @@ def test_a_warned_clock_is_looked_at_next_at_its_breach_and_a_breached_one_is_li
         keys = [sla.new_ticket(Severity="P2", Summary=f"Export {n} fails") for n in (1, 2)]
         opened = ticket_of(sla, keys[-1]).created_at
         warned = sla.runtime.sla.run(now=opened + timedelta(minutes=31))
-        assert warned.warnings == 2
+        assert warned.warnings == 2 and warned.clocks == 2  # the clocks due, not the time limits not due yet
         assert [clock.next_check_at for clock in response_clocks(sla)] == [
             clock.due_at for clock in response_clocks(sla)]  # not every sweep until it breaches
         breached = sla.runtime.sla.run(now=opened + timedelta(minutes=61))
@@ -140,3 +140,17 @@ def test_a_warned_clock_is_looked_at_next_at_its_breach_and_a_breached_one_is_li
         with sla.runtime.sessions() as session:  # the next daily digest
             digest = json.dumps(sla.runtime.digest.render(session, "tier1", opened + timedelta(minutes=62)))
         assert "*Breached* (2)" in digest and "*Due soon* (0)" in digest  # the 8h time limits are not due soon
+
+
+def test_a_breach_alert_tells_the_time_the_ticket_waited_on_the_customer(database_url):
+    hour_response = short_policy(time_limits={"tier1": "8h", "tier2": "8h"}, severities={
+        **SEVERITIES, "P2": {"response": "1h", "update_every": "3h", "entry": "tier1"}})
+    with Harness(database_url, policy=hour_response) as sla:
+        key = sla.new_ticket(Severity="P2", Summary="Invoices missing")
+        briefing = sla.briefing(key)
+        ticket_id = int(key.split("-")[1])
+        sla.runtime.desk.wait_on_customer(ticket_id, AGENT, "asked for the invoice ids")
+        sla.runtime.desk.resume(ticket_id, AGENT, "ids received")
+        sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(minutes=61))
+        breach = sla.wait_thread(briefing, "breached its 1h response target")
+        assert "waiting on customer (asked for the invoice ids)" in breach
