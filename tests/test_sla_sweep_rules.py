@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.ids import ActionId
+from bot.logging_setup import ContextFields
 from bot.models import SlaClock, Ticket
 from bot.simulator.queries import WAIT, scaled
 from bot.sla.sweep import SlaSweep
@@ -42,6 +43,7 @@ def test_a_time_limit_at_tier2_hands_the_tickets_to_tier3_and_the_log_says_so(da
     with Harness(database_url, policy=policy({"tier1": "1h", "tier2": "8s"})) as sla:
         keys = [sla.new_ticket(Severity="P3", Summary=f"Export {n} fails") for n in (1, 2)]  # enter at Tier 2
         tier2 = [sla.briefing(key, "tier2") for key in keys]
+        caplog.handler.addFilter(ContextFields())  # as configure_logging does: JSON lines carry the fields
         with caplog.at_level(logging.INFO, logger="escalator.sla"):
             result = sla.runtime.sla.run(now=ticket_of(sla, keys[-1]).created_at + timedelta(seconds=9))
         assert [ticket_of(sla, key).level for key in keys] == ["tier3", "tier3"]  # the next rung, not Tier 2 again
@@ -49,8 +51,9 @@ def test_a_time_limit_at_tier2_hands_the_tickets_to_tier3_and_the_log_says_so(da
             assert "8s in Tier 2 without resolution" in sla.briefing(key, "tier3").rendered
             assert "; escalating to Tier 3." in sla.wait_thread(briefing, "breached its 8s time limit at Tier 2")
         assert result.escalations == 2  # the scheduler's log line counts them
-        assert f"{keys[0]} escalated automatically to tier3: 8s in Tier 2 without resolution (time limit)" in [
-            record.getMessage() for record in caplog.records]
+        [logged] = [record for record in caplog.records if record.getMessage().startswith(f"{keys[0]} escalated")]
+        assert logged.getMessage() == f"{keys[0]} escalated automatically to tier3: 8s in Tier 2 without resolution (time limit)"
+        assert (logged.ticket, logged.ticket_level, logged.event) == (keys[0], "tier2", "sla.breach")
 
 
 def test_a_time_limit_at_the_top_of_the_ladder_breaches_without_escalating(database_url):
@@ -154,3 +157,22 @@ def test_a_breach_alert_tells_the_time_the_ticket_waited_on_the_customer(databas
         sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(minutes=61))
         breach = sla.wait_thread(briefing, "breached its 1h response target")
         assert "waiting on customer (asked for the invoice ids)" in breach
+
+
+def test_a_ticket_leaving_at_its_time_limit_gets_no_progress_reminder_in_the_level_it_left(database_url):
+    with Harness(database_url, policy=policy({"tier1": "8s", "tier2": "1h"})) as sla:
+        key = sla.new_ticket(Severity="P2", Summary="Checkout fails")
+        briefing = sla.briefing(key)
+        sla.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE)
+        sla.sim.wait_for(lambda: ticket_of(sla, key).acknowledged_at, message="the acknowledgment")
+        opened, acknowledged = ticket_of(sla, key).created_at, ticket_of(sla, key).acknowledged_at
+        # the time limit warns (4s) and the reminder is due (3s after the acknowledgment): both are sent
+        first = max(opened + timedelta(seconds=4), acknowledged + timedelta(seconds=3)) + timedelta(seconds=0.1)
+        assert sla.runtime.sla.run(now=first).reminders == 1
+        # the time limit passes (8s) as the next reminder comes due: the ticket leaves, the reminder is moot
+        second = max(opened + timedelta(seconds=8), first + timedelta(seconds=3)) + timedelta(seconds=0.1)
+        result = sla.runtime.sla.run(now=second)
+        assert (result.escalations, result.reminders) == (1, 0)
+        assert ticket_of(sla, key).level == "tier2"
+        sla.settle()
+        assert len([t for t in sla.thread_texts(briefing) if "No progress update" in t]) == 1
