@@ -104,6 +104,7 @@ def test_managements_breach_alert_for_a_p1_or_p2_links_to_the_tickets_briefing(d
             [alert] = top_level_breaches(sla, CHANNELS["management"], key)
             permalink = f"https://fake.slack.test/archives/{CHANNELS[level]}/p{briefings[key].ts.replace('.', '')}"
             assert f"<{permalink}|briefing>" in alert and f"<@{MANAGER}>" in alert
+            assert f"> {'API down' if level == 'tier3' else 'Export failing'}" in alert  # the ticket's summary
 
 
 def test_a_sweep_goes_on_until_every_due_ticket_is_handled(database_url):
@@ -135,11 +136,18 @@ def test_a_warned_clock_is_looked_at_next_at_its_breach_and_a_breached_one_is_li
         opened = ticket_of(sla, keys[-1]).created_at
         warned = sla.runtime.sla.run(now=opened + timedelta(minutes=31))
         assert warned.warnings == 2 and warned.clocks == 2  # the clocks due, not the time limits not due yet
+        when = sla.runtime.sla.explainer.when
+        first = response_clocks(sla)[0]
+        warning = sla.wait_thread(sla.briefing(keys[0]), "response SLA warning")
+        assert f"of 1h used; it breaches {when(first.due_at)}." in warning  # the deadline, not the sweep's time
         assert [clock.next_check_at for clock in response_clocks(sla)] == [
             clock.due_at for clock in response_clocks(sla)]  # not every sweep until it breaches
         breached = sla.runtime.sla.run(now=opened + timedelta(minutes=61))
         assert breached.breaches == 2 and breached.warnings == 0
         assert [clock.next_check_at for clock in response_clocks(sla)] == [None, None]
+        breach = sla.wait_thread(sla.briefing(keys[0]), "breached its 1h response target")
+        assert f"breached its 1h response target at Tier 1 ({when(first.due_at)})." in breach
+        assert "briefing" not in breach  # the thread alert is under the briefing: no link to it
         with sla.runtime.sessions() as session:  # the next daily digest
             digest = json.dumps(sla.runtime.digest.render(session, "tier1", opened + timedelta(minutes=62)))
         assert "*Breached* (2)" in digest and "*Due soon* (0)" in digest  # the 8h time limits are not due soon
@@ -156,7 +164,7 @@ def test_a_breach_alert_tells_the_time_the_ticket_waited_on_the_customer(databas
         sla.runtime.desk.resume(ticket_id, AGENT, "ids received")
         sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(minutes=61))
         breach = sla.wait_thread(briefing, "breached its 1h response target")
-        assert "waiting on customer (asked for the invoice ids)" in breach
+        assert ", paused " in breach and "waiting on customer (asked for the invoice ids)" in breach
 
 
 def test_a_ticket_leaving_at_its_time_limit_gets_no_progress_reminder_in_the_level_it_left(database_url):
