@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.ids import ActionId
 from bot.logging_setup import ContextFields
-from bot.models import SlaClock, Ticket
+from bot.metrics import ALERT_MARK
+from bot.models import OutboxMessage, SlaClock, Ticket
 from bot.simulator.queries import WAIT, scaled
 from bot.sla.sweep import SlaSweep
 from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
@@ -148,6 +149,12 @@ def test_a_warned_clock_is_looked_at_next_at_its_breach_and_a_breached_one_is_li
         breach = sla.wait_thread(sla.briefing(keys[0]), "breached its 1h response target")
         assert f"breached its 1h response target at Tier 1 ({when(first.due_at)})." in breach
         assert "briefing" not in breach  # the thread alert is under the briefing: no link to it
+        with sla.runtime.sessions() as session:  # what the alert-lateness metric measures from (bot.metrics)
+            marks = [row.payload[ALERT_MARK] for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+                     if ALERT_MARK in row.payload and row.channel == CHANNELS["tier1"]]
+        assert {(mark["kind"], mark["due"]) for mark in marks} == {
+            (kind, moment.isoformat()) for clock in response_clocks(sla)
+            for kind, moment in (("warning", clock.warn_at), ("breach", clock.due_at))}
         with sla.runtime.sessions() as session:  # the next daily digest
             digest = json.dumps(sla.runtime.digest.render(session, "tier1", opened + timedelta(minutes=62)))
         assert "*Breached* (2)" in digest and "*Due soon* (0)" in digest  # the 8h time limits are not due soon
