@@ -172,6 +172,7 @@ def test_a_breach_alert_tells_the_time_the_ticket_waited_on_the_customer(databas
         sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(minutes=61))
         breach = sla.wait_thread(briefing, "breached its 1h response target")
         assert ", paused " in breach and "waiting on customer (asked for the invoice ids)" in breach
+        assert "paused since" not in breach  # a pause that ended, told as the span it lasted
 
 
 def test_a_ticket_leaving_at_its_time_limit_gets_no_progress_reminder_in_the_level_it_left(database_url):
