@@ -1,7 +1,9 @@
 """What the SLA sweep sends and to whom, as people see it: the level a time limit hands a
-ticket to, what a progress reminder says, where management's breach alert goes and what it
-links to, and what the sweep's log line counts. Each test holds a mutmut survivor of
-bot/sla/sweep.py (docs/mutation-testing.md)."""
+ticket to (and none from the top), what warnings, breaches and progress reminders say, that a
+ticket leaving at its time limit gets no reminder there, where management's breach alert goes
+and what it links to, that one run handles every due ticket, what the digest and the
+lateness metric are told, and what the sweep's log lines carry. Each test holds survivors of
+a mutmut run over bot/sla/sweep.py (docs/mutation-testing.md)."""
 import json
 import logging
 import threading
@@ -12,11 +14,12 @@ from sqlalchemy import select
 from bot.ids import ActionId
 from bot.logging_setup import ContextFields
 from bot.metrics import ALERT_MARK
-from bot.models import OutboxMessage, SlaClock, Ticket
+from bot.models import OutboxMessage, SlaClock
 from bot.simulator.queries import WAIT, scaled
 from bot.sla.sweep import SlaSweep
 from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, Harness
 from tests.test_sla import short_policy
+from tests.test_sla_rules import management_breaches, ticket_of
 
 SEVERITIES = {
     "P1": {"response": "4s", "update_every": "3s", "entry": "management"},
@@ -29,15 +32,6 @@ SEVERITIES = {
 def policy(time_limits, **entries):
     severities = {key: {**value, "entry": entries.get(key, value["entry"])} for key, value in SEVERITIES.items()}
     return short_policy(time_limits=time_limits, severities=severities)
-
-
-def ticket_of(harness, key) -> Ticket:
-    with harness.runtime.sessions() as session:
-        return session.get(Ticket, int(key.split("-")[1]))
-
-
-def top_level_breaches(harness, channel, key) -> list[str]:
-    return [m.rendered for m in harness.sim.messages(channel) if key in m.rendered and "breached" in m.rendered]
 
 
 def test_a_time_limit_at_tier2_hands_the_tickets_to_tier3_and_the_log_says_so(database_url, caplog):
@@ -91,7 +85,7 @@ def test_a_breach_at_management_is_told_once_in_its_own_thread(database_url):
         sla.runtime.sla.run(now=ticket_of(sla, key).created_at + timedelta(seconds=5))
         sla.settle()
         assert [t for t in sla.thread_texts(briefing) if "breached its 4s response target" in t]
-        assert top_level_breaches(sla, CHANNELS["management"], key) == []  # no second post beside the thread
+        assert management_breaches(sla, key) == []  # no second post beside the thread
 
 
 def test_managements_breach_alert_for_a_p1_or_p2_links_to_the_tickets_briefing(database_url):
@@ -102,7 +96,7 @@ def test_managements_breach_alert_for_a_p1_or_p2_links_to_the_tickets_briefing(d
         sla.runtime.sla.run(now=max(ticket_of(sla, key).created_at for key in tickets) + timedelta(seconds=5))
         sla.settle()
         for key, level in tickets.items():
-            [alert] = top_level_breaches(sla, CHANNELS["management"], key)
+            [alert] = management_breaches(sla, key)
             permalink = f"https://fake.slack.test/archives/{CHANNELS[level]}/p{briefings[key].ts.replace('.', '')}"
             assert f"<{permalink}|briefing>" in alert and f"<@{MANAGER}>" in alert
             assert f"> {'API down' if level == 'tier3' else 'Export failing'}" in alert  # the ticket's summary
