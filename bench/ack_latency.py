@@ -342,7 +342,9 @@ def bot_process(conn, sim_url: str, database_url: str, server_kind: str) -> None
         return ids
 
     def delivery(kind: str) -> None:
-        runtime.worker.options = setup_delivery if kind == "setup" else DeliveryOptions()
+        # the worker's records (pacing, back-off) hold the options too (bot.delivery_records)
+        options = setup_delivery if kind == "setup" else DeliveryOptions()
+        runtime.worker.options = runtime.worker.records.options = options
 
     def acknowledged(ticket_ids: list[int], user: str) -> int:
         with runtime.sessions() as session:

@@ -12,7 +12,7 @@ holds about N/12 tickets, as a desk with that history would.
 Measured (perf_counter, median of --runs after one warm-up):
   * report: bot.quality.metrics.compute() for the last full month plus the JSON
     document (everything `escalator report` does but drawing charts);
-  * stats: key_figures() for the last 30 days, what `/escalate stats 30d` computes;
+  * stats: the reply to `/escalate stats 30d` (bot.quality.report_stats: its figures and message);
   * charts: bot.quality.charts.draw() once, for information (the goal leaves it out);
   * peak memory: `escalator report --format json` run as its own process
     (ru_maxrss of the child: interpreter, imports and all), and `--format html` too.
@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bot.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from bot.policy import load_policy  # noqa: E402
 from bot.quality import charts, sample_data  # noqa: E402
-from bot.quality.metrics import compute, key_figures  # noqa: E402
+from bot.quality.metrics import compute  # noqa: E402
+from bot.quality.report_stats import QualityStats  # noqa: E402
 from bot.quality.report import report_range  # noqa: E402
 from scratch_db import ScratchDatabase  # noqa: E402
 
@@ -98,8 +99,7 @@ def run_size(backend_url: str | None, size: int, runs: int) -> dict:
                 json.dumps(compute(session, policy, *month).to_dict(), default=str)
 
         def stats():
-            with sessions() as session:
-                key_figures(session, policy, now - timedelta(days=30), now)
+            QualityStats(policy, sessions).reply("30d")
 
         figures = {"size": size, "fill_s": filled}
         figures["report_s"], figures["report_cpu_s"] = measure(report, runs)

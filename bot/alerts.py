@@ -48,11 +48,14 @@ def claim_many(session: Session, claims: list[dict]) -> set[str]:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return _claim_many_postgresql(session, list(rows.values()))
-    claimed = session.execute(
-        _INSERT[dialect](Alert).values(list(rows.values())).on_conflict_do_nothing(index_elements=["key"])
-        .returning(Alert.key)
-    ).scalars().all()
+    # one statement whatever the count (executemany with RETURNING, "insertmanyvalues"): a
+    # VALUES list built from the rows would be compiled anew for each row count
+    claimed = session.execute(_claim_sqlite, list(rows.values())).scalars().all()
     return set(claimed)
+
+
+_claim_sqlite = (sqlite.insert(Alert.__table__).on_conflict_do_nothing(index_elements=["key"])
+                 .returning(Alert.__table__.c.key))
 
 
 _CLAIM_ARRAYS = text("""INSERT INTO alerts (key, ticket_id, kind, level, threshold, cycle, created_at)

@@ -26,6 +26,15 @@ _BRIEFINGS_OF = (select(*outbox.REF_COLUMNS)
                         SlackMessage.role == "briefing")
                  .order_by(SlackMessage.id))
 _EARLIER_BRIEFING = _BRIEFINGS.where(SlackMessage.id < bindparam("before"))
+# a briefing's hand-off facts (_handoff_facts), built once: every opening and every move asks them
+_RESPONSE_DUE = select(SlaClock.due_at).where(
+    SlaClock.ticket_id == bindparam("ticket_id"), SlaClock.cycle == bindparam("cycle"),
+    SlaClock.kind == ClockKind.RESPONSE, SlaClock.stopped_at.is_(None))
+_MOVES = select(func.count()).select_from(TicketEvent).where(
+    TicketEvent.ticket_id == bindparam("ticket_id"), TicketEvent.kind.in_(("escalated", "deescalated")))
+_LATEST_ARRIVAL = (select(TicketEvent.kind, TicketEvent.reason)
+                   .where(TicketEvent.ticket_id == bindparam("ticket_id"), TicketEvent.kind.in_(_ARRIVALS))
+                   .order_by(TicketEvent.id.desc()).limit(1))
 
 
 class TicketMessages:
@@ -80,15 +89,10 @@ class TicketMessages:
     def _handoff_facts(self, session: Session, ticket: Ticket) -> dict:
         """SLA time left at this level and how often the ticket has changed levels."""
         session.flush()
-        due = session.scalar(select(SlaClock.due_at).where(
-            SlaClock.ticket_id == ticket.id, SlaClock.cycle == ticket.cycle, SlaClock.kind == ClockKind.RESPONSE,
-            SlaClock.stopped_at.is_(None)))
-        moves = session.scalar(select(func.count()).select_from(TicketEvent).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("escalated", "deescalated"))))
+        due = session.scalar(_RESPONSE_DUE, {"ticket_id": ticket.id, "cycle": ticket.cycle})
+        moves = session.scalar(_MOVES, {"ticket_id": ticket.id})
         # bot.coverage.overflow: the arrival at this level was routed by overflow (its event follows the arrival's)
-        arrival = session.execute(select(TicketEvent.kind, TicketEvent.reason).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(_ARRIVALS)).order_by(TicketEvent.id.desc())
-            .limit(1)).first()
+        arrival = session.execute(_LATEST_ARRIVAL, {"ticket_id": ticket.id}).first()
         overflow = arrival.reason if arrival is not None and arrival.kind == "overflowed" else None
         return {"response_due": due, "handoffs": moves or 0, "overflow": overflow}
 

@@ -183,15 +183,15 @@ class BusinessCalendar:
                 yield day.window
 
     def _compute_day(self, day: date) -> _Day:
-        begins = _resolve(day, time(0), self.tz)
-        ends = _resolve(day + _ONE_DAY, time(0), self.tz)
+        begins = resolve_wall_time(day, time(0), self.tz)
+        ends = resolve_wall_time(day + _ONE_DAY, time(0), self.tz)
         if day.weekday() not in self._weekdays:
             return _Day(begins, ends, None, WEEKEND)
         holiday = self._holiday_name(day)
         if holiday:
             return _Day(begins, ends, None, f"holiday: {holiday}")
-        opens = _resolve(day, self._opens, self.tz)
-        closes = _resolve(day, self._closes, self.tz)
+        opens = resolve_wall_time(day, self._opens, self.tz)
+        closes = resolve_wall_time(day, self._closes, self.tz)
         window = (opens, closes) if opens < closes else None
         return _Day(begins, ends, window, OFF_HOURS)
 
@@ -235,8 +235,10 @@ def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def _resolve(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall time (see the module docstring for DST)."""
+def resolve_wall_time(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall time, by the product's one DST rule (see the module
+    docstring): a repeated time is its first occurrence, a skipped one the jump instant.
+    Public so that every wall time the product turns into an instant follows it."""
     wall = datetime.combine(day, clock)
     first = wall.replace(tzinfo=tz).astimezone(UTC)  # fold=0: first occurrence
     if first.astimezone(tz).replace(tzinfo=None) == wall:

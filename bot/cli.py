@@ -220,7 +220,7 @@ def _policy_test(path: str | None, case_files: list[str]) -> int:
         cases = load_cases(case_files)
         with CaseRunner(data, source) as runner:
             runner.policies(cases)
-            return report([runner.run(case) for case in cases])
+            return report(runner.run_all(cases))
     except CaseFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)

@@ -1,7 +1,8 @@
 """A ticket's history: the append-only event log that every change writes to.
 
 Written with one Core statement per call (an event is in every change, and an
-acknowledgment batch appends many), without a flush of its own rows.
+acknowledgment batch appends many), without a flush of its own rows; the events that
+begin, acknowledge or end a stay at a level also keep its row (bot.quality.stays).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.models import Ticket, TicketEvent, utcnow
+from bot.quality import stays
 
 _INSERT_EVENT = insert(TicketEvent.__table__)
 
@@ -26,6 +28,7 @@ def append(session: Session, ticket: Ticket, kind: str, actor_id: str | None, **
     values = _row(ticket, kind, actor_id, fields, utcnow())
     session.flush()  # the ticket row first
     event_id = session.connection().execute(_INSERT_EVENT, values).inserted_primary_key[0]
+    stays.follow(session.connection(), [values])
     return TicketEvent(id=event_id, **values)
 
 
@@ -35,5 +38,6 @@ def append_all(session: Session, events: Sequence[tuple[Ticket, str, str | None,
         return
     at = utcnow()
     session.flush()
-    session.connection().execute(_INSERT_EVENT, [_row(ticket, kind, actor_id, fields, at)
-                                                 for ticket, kind, actor_id, fields in events])
+    rows = [_row(ticket, kind, actor_id, fields, at) for ticket, kind, actor_id, fields in events]
+    session.connection().execute(_INSERT_EVENT, rows)
+    stays.follow(session.connection(), rows)

@@ -111,7 +111,7 @@ class TicketEvent(Base):
     """Append-only history: who did what, when, why."""
 
     __tablename__ = "ticket_events"
-    # the quality metrics read a date range of given kinds (migration 0011)
+    # the quality metrics read a date range of given kinds (migration 0007)
     __table_args__ = (Index("ix_ticket_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -126,6 +126,25 @@ class TicketEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class TicketStay(Base):
+    """A ticket's time at one level, from an arrival to its resolution or the next arrival:
+    kept beside the event log by bot.quality.stays so the metrics read a range of stays
+    instead of re-deriving them from every event (migration 0011)."""
+
+    __tablename__ = "ticket_stays"
+    # a range of stays read from the index alone (the metrics' timing statement)
+    __table_args__ = (Index("ix_ticket_stays_arrived_at", "arrived_at", "level", "acknowledged_at", "left_at"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    stay: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 1, 2, … per ticket
+    level: Mapped[str] = mapped_column(String(20))
+    arrived_by: Mapped[str] = mapped_column(String(40))  # opened, escalated, deescalated, reopened
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the stay's first
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # resolved, or the next arrival
+    resolutions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SlackMessage(Base):

@@ -46,7 +46,7 @@ class _Group:
         try:
             if self.units:
                 self.transaction.commit()
-            else:
+            elif self.transaction.is_active:  # a unit alone in the group has rolled it back itself
                 self.transaction.rollback()  # every unit failed or wrote nothing
         except BaseException as exc:  # the members' writes are lost; each of them raises it
             self.error = exc
@@ -88,7 +88,10 @@ class SqliteWriter:
             group = self._group = self._group or self._open()
             self._holder.group = group
             try:
-                with self._session(sessions, group) as session:
+                # alone in its group (no one was queued when it opened): the group's COMMIT or
+                # ROLLBACK is this unit's, so it needs no savepoint of its own
+                alone = group.capacity == 1
+                with self._session(sessions, group, alone=alone) as session:
                     yield session
             finally:
                 self._holder.group = None
@@ -99,16 +102,17 @@ class SqliteWriter:
             raise group.error
 
     @contextmanager
-    def _session(self, sessions: sessionmaker[Session], group: _Group) -> Iterator[Session]:
-        session = sessions(bind=group.connection, join_transaction_mode="create_savepoint")
+    def _session(self, sessions: sessionmaker[Session], group: _Group, *, alone: bool = False) -> Iterator[Session]:
+        session = sessions(bind=group.connection,
+                           join_transaction_mode="rollback_only" if alone else "create_savepoint")
         try:
             yield session
             info = dict(session.info)
             session.info.clear()  # what it asks for after a commit waits for the group's
-            session.commit()  # RELEASE SAVEPOINT
+            session.commit()  # RELEASE SAVEPOINT (alone: a flush; the group commits)
             group.units.append(info)
         except BaseException:
-            session.rollback()  # ROLLBACK TO SAVEPOINT: this unit only
+            session.rollback()  # ROLLBACK TO SAVEPOINT: this unit only (alone: the group's ROLLBACK)
             raise
         finally:
             session.close()

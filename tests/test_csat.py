@@ -12,7 +12,10 @@ from bot.db import transaction
 from bot.ids import ActionId
 from bot.models import Alert, CsatResponse, TicketEvent
 from bot.policy import load_policy
-from tests.harness import AGENT, CHANNELS, MANAGER, Harness
+from bot.simulator.methods import API_METHODS
+from bot.simulator.models import SlackApiFault
+from bot.simulator.queries import WAIT, scaled
+from tests.harness import AGENT, CHANNELS, MANAGER, SUPPORT, Harness
 
 ACME = "C0ACMECONNECT"
 BUYER, BUYER2 = "U0ACMEBUYER", "U0ACMEOPS"
@@ -29,14 +32,11 @@ def resolve(running, briefing, user=AGENT, text="Rolled back the deploy"):
 
 
 def confirmation(running, number=1):
-    """The confirmation as the customer sees it, once the bot has also recorded its ts: a
-    click in the instant between Slack's answer and that record is counted, but the
-    message can't be found to thank them (as for a reply under a briefing)."""
-    asked = running.sim.wait_for(
+    """The confirmation as the customer sees it (a click may come before the bot has
+    recorded its ts: see test_a_click_before_the_bot_recorded_the_confirmation_…)."""
+    return running.sim.wait_for(
         lambda: (found := [m for m in running.sim.messages(ACME) if "was resolved" in m.rendered])
         and len(found) >= number and found[number - 1], message=f"resolution confirmation {number}")
-    running.wait_recorded(ACME, asked.ts)
-    return asked
 
 
 @pytest.fixture
@@ -82,6 +82,81 @@ def test_the_confirmation_asks_and_a_customers_click_is_recorded_then_replaced(r
     assert "How satisfied are you" in asked.rendered  # the question and buttons stay while it may change
     running.settle()
     assert len(running.sim.messages(ACME)) == 2  # the acknowledgment and one confirmation
+
+
+def resolved_while_slack_answers_late(running):
+    """A resolved ticket whose confirmation is in ACME's channel at once, while Slack's answer
+    to the post (its ts) reaches the bot only 5 s later: the confirmation and that answer."""
+    key = running.new_ticket(Summary="Checkout fails with a 500", Customer="ACME GmbH")
+    briefing = running.briefing(key)
+    running.sim.wait_for(lambda: running.sim.messages(ACME), message="the acknowledgment in ACME's channel")
+    running.settle()
+    late = running.sim.answer_late("chat.postMessage", seconds=5, channel=ACME)
+    resolve(running, briefing)
+    assert late.took_effect.wait(scaled(WAIT)), "the confirmation was never posted"
+    return next(m for m in running.sim.messages(ACME) if "was resolved" in m.rendered), late
+
+
+def edits_in(running, channel):
+    return [c.params.get("ts") for c in running.sim.calls_to("chat.update") if c.params.get("channel") == channel]
+
+
+def test_a_click_before_the_bot_recorded_the_confirmation_still_thanks_the_customer_once(running):
+    asked, late = resolved_while_slack_answers_late(running)
+    answer = running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
+    assert answer.status == 200 and late.answered == 0  # clicked before the bot heard the ts
+    assert responses(running) == [(1, 1, "tier1", 4, BUYER, "slack")]
+    # the click's ts is Slack's word for the message: the thank-you needn't wait for the answer
+    running.wait_recorded(ACME, asked.ts, timeout=0.5)
+    assert late.answered == 0
+    running.sim.wait_for(lambda: "We recorded *4* (Satisfied)" in asked.rendered, message="the thank-you")
+    running.settle()
+    assert edits_in(running, ACME) == [asked.ts]  # that message, edited once
+    assert "How satisfied are you" in asked.rendered and len(running.sim.messages(ACME)) == 2
+
+
+def test_a_click_on_a_copy_outside_the_customers_channel_edits_nothing(running):
+    asked, late = resolved_while_slack_answers_late(running)
+    copy = running.sim.post_as_user(BUYER, SUPPORT, asked.text, blocks=asked.blocks)
+    assert running.driver.click(BUYER, SUPPORT, copy, ActionId.CSAT_2).status == 200
+    assert late.answered == 0  # while the bot doesn't know the confirmation's ts yet
+    running.settle()  # Slack's answer arrives: the confirmation's own ts is recorded
+    running.wait_recorded(ACME, asked.ts)
+    assert edits_in(running, SUPPORT) == edits_in(running, ACME) == []
+    assert "Thank you" not in asked.rendered
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_5)  # the confirmation itself is thanked
+    running.sim.wait_for(lambda: "We recorded *5*" in asked.rendered, message="the thank-you")
+    running.settle()
+    assert edits_in(running, ACME) == [asked.ts] and edits_in(running, SUPPORT) == []
+
+
+def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier_one_never_went_out(running):
+    posted = getattr(running.sim, API_METHODS["chat.postMessage"])
+
+    def refuse_the_first_confirmation(params):
+        if params.get("channel") == ACME and "was resolved" in str(params) and not refused:
+            refused.append(params)
+            raise SlackApiFault("invalid_blocks")  # permanent: that row is given up
+        return posted(params)
+
+    refused = []
+    running.sim.add_method("chat.postMessage", refuse_the_first_confirmation)
+    _, briefing = open_and_resolve(running)
+    running.sim.wait_for(lambda: "[Reopen]" in briefing.rendered and refused, message="the refused confirmation")
+    running.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
+    running.sim.wait_for(lambda: "[Resolve]" in briefing.rendered, message="the reopened briefing")
+    running.settle()
+    late = running.sim.answer_late("chat.postMessage", seconds=5, channel=ACME)
+    resolve(running, briefing, text="Really fixed now")
+    assert late.took_effect.wait(scaled(WAIT)), "the second confirmation was never posted"
+    second = next(m for m in running.sim.messages(ACME) if "was resolved" in m.rendered)  # the only one
+    assert late.answered == 0
+    running.driver.click(BUYER, ACME, second.ts, ActionId.CSAT_5)
+    running.sim.wait_for(lambda: "We recorded *5*" in second.rendered, message="the thank-you")
+    running.settle()
+    assert "Really fixed now" in second.rendered and "Rolled back the deploy" not in second.rendered
+    assert edits_in(running, ACME) == [second.ts]
+    assert [(r[1], r[3]) for r in responses(running)] == [(2, 5)]
 
 
 def test_our_own_people_are_refused_and_nothing_is_recorded(running):

@@ -3,7 +3,7 @@ or a given time) and their removal; a change of on-call person is noted in the
 level's channel once."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -79,6 +79,20 @@ def test_an_override_until_a_time_expires_then_and_clear_removes_one(database_ur
         with running.runtime.sessions() as session:
             overrides = session.scalars(select(OncallOverride).order_by(OncallOverride.id)).all()
             assert [o.cleared_by for o in overrides] == [None, MANAGER]  # kept, marked
+
+
+def test_an_override_until_a_time_the_clocks_skip_or_repeat_ends_as_business_hours_would_read_it(database_url):
+    # Berlin skips 02:00-03:00 on Sun 28 Mar 2027 and repeats it on Sun 31 Oct 2027
+    with Harness(database_url, policy=coverage_policy({"tier2": ROTATION})) as running:
+        running.runtime.coverage.clock = at(SATURDAY_NIGHT)
+        skipped = command(running, MANAGER, f"oncall tier2 <@{SUBSTITUTE}> until 2027-03-28 02:30")
+        assert "until Sun 28 Mar 03:00 CEST" in skipped  # the jump itself
+        repeated = command(running, MANAGER, f"oncall tier2 <@{SUBSTITUTE}> until 2027-10-31 02:30")
+        assert "until Sun 31 Oct 02:30 CEST" in repeated  # the first 02:30, before the clocks go back
+        with running.runtime.sessions() as session:
+            ends = session.scalars(select(OncallOverride.ends_at).order_by(OncallOverride.id)).all()
+        assert ends == [datetime(2027, 3, 28, 1, 0, tzinfo=timezone.utc),
+                        datetime(2027, 10, 31, 0, 30, tzinfo=timezone.utc)]
 
 
 def test_only_managers_override_and_bad_words_get_a_clear_line_and_change_nothing(database_url):

@@ -3,12 +3,13 @@ weekends, DST changes and holidays (properties with hypothesis); `policy check`
 validates `oncall`."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from bot.calendar import resolve_wall_time
 from bot.coverage.rotation import handoff_at, turn_at
 from bot.policy import OnCall, PolicyError, parse_policy
 from tests.coverage_helpers import BERLIN, policy_data
@@ -48,10 +49,31 @@ def test_handoffs_keep_their_wall_clock_time_across_dst():
 def test_a_handoff_in_the_skipped_hour_happens_when_the_clock_jumps():
     # 02:30 does not exist in Berlin on 29 Mar 2026: the handoff comes at 03:00 local (01:00 UTC)
     jump = handoff_at(DAILY, (date(2026, 3, 29) - DAILY.start).days, BERLIN)
-    assert jump == datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc) + timedelta(minutes=30)
+    assert jump == datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc)
+    assert jump.astimezone(BERLIN).strftime("%H:%M %Z") == "03:00 CEST"
     before = turn_at(DAILY, PEOPLE, jump - timedelta(seconds=1), BERLIN)
     after = turn_at(DAILY, PEOPLE, jump, BERLIN)
     assert before.person != after.person and before.ends == after.began == jump
+
+
+@pytest.mark.parametrize("zone, day, handoff, expected_utc, shown", [
+    # the skipped hour (spring): the handoff comes at the jump itself, as business hours open there
+    ("Europe/Berlin", date(2026, 3, 29), "02:30", datetime(2026, 3, 29, 1, 0), "03:00 CEST"),
+    ("America/New_York", date(2026, 3, 8), "02:30", datetime(2026, 3, 8, 7, 0), "03:00 EDT"),
+    ("America/New_York", date(2026, 3, 8), "02:00", datetime(2026, 3, 8, 7, 0), "03:00 EDT"),
+    # the repeated hour (autumn): the first time the clock shows the handoff time
+    ("Europe/Berlin", date(2026, 10, 25), "02:30", datetime(2026, 10, 25, 0, 30), "02:30 CEST"),
+    ("America/New_York", date(2026, 11, 1), "01:30", datetime(2026, 11, 1, 5, 30), "01:30 EDT"),
+])
+def test_a_handoff_on_a_dst_day_follows_the_business_calendars_rule(zone, day, handoff, expected_utc, shown):
+    tz = ZoneInfo(zone)
+    oncall = OnCall(rotation=PEOPLE, every_days=1, handoff_day=None, handoff_time=handoff, start=day)
+    at = handoff_at(oncall, 0, tz)
+    assert at == expected_utc.replace(tzinfo=timezone.utc)
+    assert at.astimezone(tz).strftime("%H:%M %Z") == shown
+    assert at == resolve_wall_time(day, time.fromisoformat(handoff), tz)  # one rule for both
+    assert turn_at(oncall, PEOPLE, at - timedelta(seconds=1), tz).number == -1
+    assert turn_at(oncall, PEOPLE, at, tz).number == 0
 
 
 def test_holidays_do_not_move_a_handoff():

@@ -206,3 +206,37 @@ def test_policy_test_never_touches_the_live_database(capsys, tmp_path, monkeypat
     """))
     assert code == 0
     assert not live.exists()
+
+
+def test_a_long_file_runs_on_every_core_and_reports_each_case_in_file_order(capsys, tmp_path, monkeypatch):
+    """Over CASES_PER_WORKER cases a core, the cases run in worker processes (run_all); the
+    report still lists them in the file's order, each with its own outcome."""
+    import os
+
+    import yaml
+
+    from bot.policy import case_runner
+
+    monkeypatch.delenv("ESCALATOR_POLICY", raising=False)
+    monkeypatch.setattr(case_runner, "_cores", lambda: 3)  # as many workers as a 3-core machine
+    examples = yaml.safe_load(EXAMPLES.read_text())
+    long_file = [dict(case, name=f"{n:02d} {case['name']}") for n, case in enumerate((examples * 3)[:61])]
+    wrong = dict(long_file[37])
+    wrong["expect"] = dict(wrong["expect"], level="executive")  # case 37 can't hold
+    long_file[37] = wrong
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(long_file, sort_keys=False))
+    sandboxes_here = []  # a forked worker appends to its own copy of this list, not to ours
+    real_init = case_runner.Sandbox.__init__
+    monkeypatch.setattr(case_runner.Sandbox, "__init__",
+                        lambda self, *a, **k: sandboxes_here.append(os.getpid()) or real_init(self, *a, **k))
+
+    code, out, err = run(capsys, str(path))
+
+    lines = out.splitlines()
+    assert lines[-1] == "60 passed, 1 failed", out + err
+    assert code == 1
+    named = [line.split("  ")[1] for line in lines if line.startswith(("passed  ", "FAILED  "))]
+    assert named == [case["name"] for case in long_file]
+    assert [name for name in named if f"FAILED  {name}" in out] == [long_file[37]["name"]]
+    assert sandboxes_here == []  # every case ran in a worker process

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.models import CsatResponse, SlaClock, Ticket, TicketEvent
 from bot.policy import BusinessHours, load_policy
+from bot.quality import stays
 from bot.quality.metrics import compare, compute, key_figures
 
 UTC = timezone.utc
@@ -37,9 +38,10 @@ class History:
             id=ticket_id, summary="s", customer="c", severity=severity, impact="one_user", complexity="known_issue",
             level=current, status=status, cycle=1, requester_id="U0AGENT1", created_at=opened_at,
             updated_at=opened_at, resolved_at=resolved_at, root_cause=root_cause if resolved_at else None, **facts)])
-        self.connection.execute(insert(TicketEvent.__table__), [
-            {"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {},
-             "ticket_id": ticket_id, "actor_id": e.pop("actor_id", "U0AGENT1"), **e} for e in events])
+        rows = [{"from_level": None, "to_level": None, "trigger": None, "reason": None, "detail": {},
+                 "ticket_id": ticket_id, "actor_id": e.pop("actor_id", "U0AGENT1"), **e} for e in events]
+        self.connection.execute(insert(TicketEvent.__table__), rows)
+        stays.follow(self.connection, rows)  # as bot.history keeps them
         return ticket_id
 
 

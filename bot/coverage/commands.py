@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
+from bot.calendar import resolve_wall_time
 from bot.policy import Policy
 from bot.rendering import escape_mrkdwn
 
@@ -49,6 +50,7 @@ def parse_oncall(words: list[str], policy: Policy) -> tuple[OncallRequest | None
         except ValueError:
             local = None
         if local is not None:
-            return OncallRequest("set", level, person, local.replace(tzinfo=policy.timezone)
-                                 .astimezone(timezone.utc)), None
+            # a time the clocks skip or repeat is read as business hours read theirs
+            return OncallRequest("set", level, person,
+                                 resolve_wall_time(local.date(), local.time(), policy.timezone)), None
     return None, f"Write the end as `until YYYY-MM-DD HH:MM` ({policy.timezone.key} time). {USAGE}"

@@ -3,7 +3,8 @@
 Handoffs happen at a wall-clock time in the policy's time zone, every `every_days`
 days from an anchor day (the first `handoff_day` on or after `start`, or after a
 fixed epoch). Counting in local days, not seconds, keeps "Monday 09:00" at 09:00
-across DST; a handoff in the hour a DST change skips happens when the clock jumps.
+across DST. A handoff time a DST change skips or repeats is read as business hours
+read theirs (bot.calendar.resolve_wall_time): at the jump itself, or the first time.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from bot.calendar import resolve_wall_time
 from bot.policy.coverage_fields import WEEKDAY_INDEX
 from bot.policy.model import OnCall
 
@@ -36,10 +38,8 @@ def handoff_at(oncall: OnCall, number: int, tz: ZoneInfo) -> datetime:
     """The instant (UTC) of the rotation's handoff number `number` (0 is the anchor day's)."""
     day = anchor_day(oncall) + timedelta(days=number * oncall.every_days)
     hour, minute = (int(part) for part in oncall.handoff_time.split(":"))
-    local = datetime.combine(day, time(hour, minute), tzinfo=tz)
-    # a wall time a DST jump skips: zoneinfo reads it with the offset before the jump, so it
-    # lands just after the jump; a repeated one is taken the first time (fold=0)
-    return local.astimezone(timezone.utc)
+    # the business calendar's DST rule: a skipped time is the jump, a repeated one its first
+    return resolve_wall_time(day, time(hour, minute), tz)
 
 
 def turn_at(oncall: OnCall, people: tuple[str, ...], at: datetime, tz: ZoneInfo) -> Turn:

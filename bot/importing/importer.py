@@ -23,6 +23,7 @@ from bot.importing.mapping import Mapping
 from bot.importing.rows import ImportedTicket, RowError, RowParser
 from bot.models import CsatResponse, Ticket, TicketEvent, TicketStatus, utcnow
 from bot.policy import Policy
+from bot.quality import stays
 
 BATCH = 1000
 REQUESTER = "imported"  # stands in for the agent who opened it: the export doesn't name a Slack user
@@ -112,6 +113,7 @@ class TicketImport:
             insert_rows(session, Ticket.__table__, [self._ticket_row(t, id) for t, id in zip(fresh, ids)])
             insert_rows(session, TicketEvent.__table__,
                         [event for t, id in zip(fresh, ids) for event in self._events(t, id)])
+            stays.rebuild(session.connection(), list(ids))
             insert_rows(session, CsatResponse.__table__,
                         [self._csat_row(t, id) for t, id in zip(fresh, ids) if t.csat is not None])
 

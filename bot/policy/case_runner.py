@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import multiprocessing
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +28,7 @@ from bot.policy.parsing import parse_policy
 from bot.policy.sandbox import Sandbox
 
 RUN_OUT = timedelta(days=60)
+CASES_PER_WORKER = 20  # fewer and a process costs more than it saves
 
 
 @dataclass
@@ -43,6 +46,7 @@ class CaseRunner:
         self.policy_data = policy_data
         self.source = source
         self._boxes: dict[str, Sandbox] = {}
+        self._policies: dict[str, Policy] = {}
 
     def __enter__(self) -> CaseRunner:
         return self
@@ -62,6 +66,21 @@ class CaseRunner:
                 problems += [f"{case.where} ({case.name}): policy.{problem}" for problem in error.problems]
         if problems:
             raise CaseFileError(problems)
+
+    def run_all(self, cases: list[Case]) -> list[Outcome]:
+        """Every case's outcome, in order. Cases are independent (each starts over in its
+        own sandbox), so a long file runs on every core, a slice of cases per process;
+        where processes can't be forked (or a file is short) they run here, one by one."""
+        workers = min(_cores(), len(cases) // CASES_PER_WORKER)
+        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return [self.run(case) for case in cases]
+        slices = [cases[i::workers] for i in range(workers)]  # interleaved: slow cases spread out
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_run_slice, [(self.policy_data, self.source, part) for part in slices])
+        ordered: list[Outcome] = [None] * len(cases)  # type: ignore[list-item]
+        for i, outcomes in enumerate(results):
+            ordered[i::workers] = outcomes
+        return ordered
 
     def run(self, case: Case) -> Outcome:
         policy = self._policy(case)
@@ -83,12 +102,18 @@ class CaseRunner:
 
     # --- internals ----------------------------------------------------------------
     def _policy(self, case: Case) -> Policy:
-        data = dict(self.policy_data)
-        data.update(case.policy or {})
-        return parse_policy(data, self.source if not case.policy else f"{self.source} with the case's changes")
+        """The case's policy, parsed once per distinct set of changes (most cases have
+        none): parsing reads the holiday calendars, and a case's run does not change it."""
+        key = _key(case)
+        if key not in self._policies:
+            data = dict(self.policy_data)
+            data.update(case.policy or {})
+            self._policies[key] = parse_policy(
+                data, self.source if not case.policy else f"{self.source} with the case's changes")
+        return self._policies[key]
 
     def _box(self, case: Case, policy: Policy) -> Sandbox:
-        key = json.dumps(case.policy or {}, sort_keys=True, default=str)
+        key = _key(case)
         if key not in self._boxes:
             self._boxes[key] = Sandbox(policy, datetime.now(ZoneInfo("UTC"))).__enter__()
         return self._boxes[key]
@@ -133,6 +158,11 @@ class CaseRunner:
         }
 
 
+def _key(case: Case) -> str:
+    """The case's policy changes as a key: cases with the same changes share a policy and a sandbox."""
+    return json.dumps(case.policy or {}, sort_keys=True, default=str)
+
+
 def _entry(happening: observe.Happening, zone: ZoneInfo) -> dict:
     entry = {"at": happening.at.astimezone(zone).replace(tzinfo=None), happening.kind: happening.what}
     if happening.tells:
@@ -173,6 +203,17 @@ def _utc(local: datetime, zone: ZoneInfo) -> datetime:
     """A local time of the policy as an instant (a time the clocks skip reads as the
     same wall time before the change, as zoneinfo does)."""
     return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def _run_slice(job: tuple[dict, str, list[Case]]) -> list[Outcome]:
+    """A worker process's share of run_all: its own runner and sandboxes."""
+    policy_data, source, cases = job
+    with CaseRunner(policy_data, source) as runner:
+        return [runner.run(case) for case in cases]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def report(outcomes: list[Outcome], out=print) -> int:

@@ -58,6 +58,12 @@ def _on_its_clock(method):
     return wrapper
 
 
+# every table's rows, children first (start_over runs them before each case)
+_FORGET_ALL = tuple(delete(table) for table in reversed(Base.metadata.sorted_tables))
+_NEXT_CHECK = select(func.min(SlaClock.next_check_at))
+_NEXT_DEADLINE = _NEXT_CHECK.where(SlaClock.kind != "update")
+
+
 class Sandbox:
     """One policy's desk in memory, on a simulated clock. Use as a context manager:
     its database is dropped at the end."""
@@ -89,34 +95,37 @@ class Sandbox:
         """Let time pass to `when`: the sweep runs at each moment a clock comes due, as
         the live sweep would (it runs every sweep_interval; here at the due moment itself,
         so what happened carries the time the policy set)."""
-        while True:
-            due = self.next_due(only_deadlines=only_deadlines)
-            if due is None or due > when:
-                break
-            self.clock.advance_to(max(due, self.clock.now))
-            self.sweep.run(self.clock.now)
-            self._swept = self.clock.now
+        self._sweep_until(when, only_deadlines=only_deadlines)
         if when > self.clock.now:
             self.clock.advance_to(when)
 
+    @_on_its_clock
     def run_out(self, limit: datetime) -> None:
         """Let time pass until no warning, breach or time limit is left to come (progress
         reminders recur as long as a ticket is worked, so they don't keep this going),
-        or until `limit`."""
+        or until `limit`. The clock stays at the last moment swept."""
+        self._sweep_until(limit, only_deadlines=True)
+
+    def _sweep_until(self, when: datetime, *, only_deadlines: bool) -> None:
+        """Sweep at each due moment up to `when`: one question for the next moment a sweep
+        (run_out used to ask it again through run_until, three times a sweep)."""
         while True:
-            due = self.next_due(only_deadlines=True)
-            if due is None or due > limit:
+            due = self.next_due(only_deadlines=only_deadlines)
+            if due is None or due > when:
                 return
-            self.run_until(due)
+            self.clock.advance_to(max(due, self.clock.now))
+            self.sweep.run(self.clock.now)
+            self._swept = self.clock.now
 
     def next_due(self, *, only_deadlines: bool = False) -> datetime | None:
         """The next moment the live sweep has something to do: a clock's next check, or
         a de-escalation rule's firing time (bot.policy.deescalation_rules.fires_at)."""
-        query = select(func.min(SlaClock.next_check_at))
-        if only_deadlines:
-            query = query.where(SlaClock.kind != "update")
-        with self.sessions() as session:
-            moments = [session.scalar(query), self._next_rule(session)]
+        # asked once a sweep: a prebuilt statement on a plain connection, not an ORM session
+        with self.engine.connect() as connection:
+            moments = [connection.execute(_NEXT_DEADLINE if only_deadlines else _NEXT_CHECK).scalar()]
+        if self.policy.deescalation:
+            with self.sessions() as session:
+                moments.append(self._next_rule(session))
         return min((moment for moment in moments if moment is not None), default=None)
 
     def _next_rule(self, session) -> datetime | None:
@@ -207,7 +216,7 @@ class Sandbox:
         """Forget every ticket and set the clock to `when`: one case's desk must not see
         the last case's tickets (capacity, round robin and the ledger count them)."""
         with self.engine.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(delete(table))
+            for statement in _FORGET_ALL:
+                connection.execute(statement)
         self.clock.start_over(when)
         self._swept = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot import alerts, history, messages, outbox
@@ -19,7 +19,8 @@ from bot.db import transaction
 from bot.desk import EscalationDesk
 from bot.errors import Conflict, InvalidInput, NotAllowed, TicketNotFound
 from bot.models import CsatResponse, OutboxMessage, SlackMessage, Ticket, utcnow
-from bot.quality.resolutions import SCORE_LABELS, resolved_event, survey_block
+from bot.quality.resolutions import (CONFIRMATION_ROLE, SCORE_LABELS, resolved_event, survey_block,
+                                     surveyed_resolution)
 from bot.rendering import Mrkdwn, escape_mrkdwn, render
 
 CHANGE_WINDOW = timedelta(days=7)
@@ -60,12 +61,11 @@ class Csat:
                              "so your click was not counted. Nothing was recorded.")
         with transaction(self.sessions) as session:
             answer = self._record(session, ticket_id, resolution, score, user_id, "slack")
-            message = session.scalars(select(SlackMessage).where(SlackMessage.channel == channel,
-                                                                 SlackMessage.ts == message_ts)).first()
-            if message is not None and message.ticket_id == ticket_id:
-                payload = self._thanked(session, message, answer, resolution)
-                if payload is not None:
-                    outbox.update(session, message=message, payload=payload, ticket_id=ticket_id)
+            clicked = self._clicked_confirmation(session, ticket_id, resolution, channel, message_ts)
+            if clicked is not None:
+                message, posted = clicked
+                outbox.update(session, message=message, payload=self._thanked(session, message, posted, answer,
+                                                                               resolution), ticket_id=ticket_id)
             return answer
 
     def answer_on_web(self, ticket_id: int, resolution: int, score: int) -> Answer:
@@ -135,12 +135,33 @@ class Csat:
         outbox.post(session, channel=management.channel, payload=payload, role="alert", ticket_id=ticket.id,
                     level="management", link_to=briefing)
 
-    def _thanked(self, session: Session, message: SlackMessage, answer: Answer, resolution: int | None) -> dict | None:
-        """The confirmation as posted, with a thank-you under its buttons."""
-        posted = session.scalar(select(OutboxMessage.payload).where(OutboxMessage.message_id == message.id,
-                                                                    OutboxMessage.method == "chat.postMessage"))
-        if not posted:
+    @staticmethod
+    def _clicked_confirmation(session: Session, ticket_id: int | None, resolution: int | None, channel: str,
+                              message_ts: str | None) -> tuple[SlackMessage, dict] | None:
+        """The confirmation the click came from, and its payload as posted: the one of this
+        ticket's resolution in the click's channel (a click anywhere else edits nothing)
+        whose ts is the click's. A click can come in the instant before the bot has recorded
+        the ts Slack answered the post with; then the click's ts, Slack's word for the same
+        message, is recorded, so the thank-you goes out at once and to that message."""
+        if not channel or not message_ts:
             return None
+        confirmations = session.execute(
+            select(SlackMessage, OutboxMessage.payload)
+            .join(OutboxMessage, (OutboxMessage.message_id == SlackMessage.id)
+                  & (OutboxMessage.method == "chat.postMessage"))
+            .where(SlackMessage.ticket_id == ticket_id, SlackMessage.role == CONFIRMATION_ROLE,
+                   SlackMessage.channel == channel, or_(SlackMessage.ts == message_ts, SlackMessage.ts.is_(None)))
+            .order_by(SlackMessage.id)).all()
+        for message, posted in confirmations:
+            if surveyed_resolution(posted) == (resolution or 0):
+                if message.ts is None:
+                    message.ts = message_ts
+                return message, posted
+        return None
+
+    def _thanked(self, session: Session, message: SlackMessage, posted: dict, answer: Answer,
+                 resolution: int | None) -> dict:
+        """The confirmation as posted, with a thank-you under its buttons."""
         until = messages.local_time(answer.changeable_until, self.policy)
         thanks = Mrkdwn(f":pray: Thank you! We recorded *{answer.score}* ({SCORE_LABELS[answer.score]}). "
                         f"You can change it until {until}.")

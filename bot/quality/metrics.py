@@ -20,7 +20,7 @@ from bot.models import Ticket, utcnow
 from bot.policy import Policy
 from bot.quality import metrics_flow, metrics_outcomes, metrics_prevention, metrics_timing
 from bot.quality.metrics_business_time import business_clock
-from bot.quality.metrics_sql import Range, sql_for
+from bot.quality.metrics_sql import Range, Sql, sql_for
 
 SCHEMA_VERSION = 1
 
@@ -217,19 +217,22 @@ class QualityMetrics:
 def compute(session: Session, policy: Policy, start: datetime, end: datetime) -> QualityMetrics:
     """Every metric of [start, end) (aware datetimes)."""
     metrics = key_figures(session, policy, start, end)
-    metrics.prevention = metrics_prevention.prevention(session, sql_for(session), policy, Range(start, end))
+    sql = Sql(session.get_bind().dialect.name)
+    metrics.prevention = metrics_prevention.prevention(session, sql, policy, Range(start, end))
     return metrics
 
 
-def key_figures(session: Session, policy: Policy, start: datetime, end: datetime) -> QualityMetrics:
-    """Everything but the prevention lists (what `/escalate stats` shows)."""
+def key_figures(session: Session, policy: Policy, start: datetime, end: datetime, *,
+                detail: bool = True) -> QualityMetrics:
+    """Everything but the prevention lists; without `detail`, the times are only the
+    overall ones (the headline: what `/escalate stats` shows), not by level."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     window, sql = Range(start, end), sql_for(session)
-    clock = business_clock(sql, policy, *_span(session, policy, window))
+    clock = business_clock(sql, policy, lambda: _span(session, window))
     flow = metrics_flow.flow(session, sql, policy, window)
-    timing = metrics_timing.timing(session, sql, policy, clock, window)
-    outcome = metrics_outcomes.outcomes(session, sql, policy, window)
+    timing = metrics_timing.timing(session, sql, policy, clock, window, detail=detail)
+    outcome = metrics_outcomes.outcomes(session, policy, window)
     metrics = QualityMetrics(
         start=start, end=end, business_time=not clock.wall_time,
         opened_by_severity=flow["opened"], arrived_by_level=flow["arrived"], weekly_by_level=flow["weekly"],
@@ -246,7 +249,7 @@ def key_figures(session: Session, policy: Policy, start: datetime, end: datetime
         sla=[{"severity": s, "level": lv, "clock": k, "met": m, "total": t}
              for s, lv, k, m, t in metrics_outcomes.sla_attainment(session, policy, window)],
     )
-    csat = metrics_outcomes.csat(session, policy, window)
+    csat = outcome["csat"]
     if csat is not None:
         metrics.csat_by_level = {level: {"asked": a, **_csat_summary(a, r, t, h)}
                                  for level, (a, r, t, h) in sorted(csat["by_level"].items())}
@@ -261,7 +264,7 @@ def compare(current: QualityMetrics, previous: QualityMetrics) -> list[Change]:
     return [Change(f.key, f.label, f.unit, f.value, before.get(f.key)) for f in current.headline()]
 
 
-def _span(session: Session, policy: Policy, window: Range) -> tuple[datetime, datetime]:
+def _span(session: Session, window: Range) -> tuple[datetime, datetime]:
     """The instants the range's durations can touch: from the oldest ticket resolved in it
     (an index range) to now (nothing happened later)."""
     oldest = session.scalar(select(func.min(Ticket.created_at)).where(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from bot.calendar import calendar_for
 from bot.policy import Policy
@@ -69,14 +70,16 @@ class BusinessClock:
         return f"MIN(MAX({expr}, 0), {upper})"
 
 
-def business_clock(sql: Sql, policy: Policy, span_start: datetime, span_end: datetime) -> BusinessClock:
-    """The hourly table over [span_start, span_end] for each distinct calendar of the policy's
-    levels (calendar 0: the policy's own hours, which resolution time uses)."""
+def business_clock(sql: Sql, policy: Policy, span: Callable[[], tuple[datetime, datetime]]) -> BusinessClock:
+    """The hourly table over the instants `span()` gives (asked only when a level keeps
+    business hours) for each distinct calendar of the policy's levels (calendar 0: the
+    policy's own hours, which resolution time uses)."""
     hours = [policy.business_hours] + [policy.hours_for(level) for level in policy.levels]
     distinct = list(dict.fromkeys(hours))
     level_calendar = {level: distinct.index(policy.hours_for(level)) for level in policy.levels}
     if all(h.always_open for h in distinct):
         return BusinessClock(sql, (), level_calendar)
+    span_start, span_end = span()
     span_start = max(span_start, span_end - MAX_SPAN)
     first_hour = int(span_start.timestamp()) // HOUR
     last_hour = int(span_end.timestamp()) // HOUR + 1

@@ -37,10 +37,12 @@ def flow(session: Session, sql: Sql, policy: Policy, window: Range) -> dict:
           WHERE e.kind = 'escalated' AND COALESCE(e.trigger, '') <> 'undo' AND e.at >= :start AND e.at < :end
           GROUP BY e.from_level, e.to_level, e.trigger, CASE WHEN {AUTOMATIC} THEN 1 ELSE 0 END, {CRITERION}
         UNION ALL
-        SELECT 'escalated', {entry}, e.to_level, 'criteria', 1, COALESCE(e.reason, ''), COUNT(*)
-          FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
-          WHERE e.kind = 'opened' AND e.at >= :start AND e.at < :end AND e.to_level <> {entry}
-          GROUP BY {entry}, e.to_level, e.reason
+        SELECT 'escalated', o.entry, o.to_level, 'criteria', 1, COALESCE(o.reason, ''), COUNT(*)
+          FROM (SELECT e.to_level, e.reason,
+                       (SELECT {entry} FROM tickets t WHERE t.id = e.ticket_id) AS entry
+                FROM ticket_events e WHERE e.kind = 'opened' AND e.at >= :start AND e.at < :end) o
+          WHERE o.to_level <> o.entry
+          GROUP BY o.entry, o.to_level, o.reason
         UNION ALL
         SELECT CASE WHEN e.kind = 'deescalated' THEN 'deescalated' ELSE 'undo' END, e.from_level, e.to_level,
                COALESCE(e.trigger, ''), 0, '', COUNT(*)

@@ -47,7 +47,15 @@ class Sql:
 
 
 def sql_for(session: Session) -> Sql:
-    return Sql(session.get_bind().dialect.name)
+    """The dialect's SQL; on PostgreSQL, also sets this transaction up for the metrics'
+    statements: without JIT (the planner's row estimates for the CTEs are far too high, and
+    compiling the plan took 0.5 s of a 0.8 s statement at 100k tickets) and with the
+    memory to sort a range's durations without spilling to disk."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    return Sql(dialect)
 
 
 def run(session: Session, statement: str, window: Range, **params) -> list:

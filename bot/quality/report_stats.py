@@ -30,7 +30,7 @@ class QualityStats:
         end = utcnow()
         start = end - timedelta(days=DAYS[period])
         with self.sessions() as session:
-            metrics = key_figures(session, self.policy, start, end)
+            metrics = key_figures(session, self.policy, start, end, detail=False)
         tz = self.policy.timezone
         levels = [{"name": self.policy.level_name(level),
                    "arrived": metrics.arrived_by_level.get(level, 0),

@@ -21,6 +21,7 @@ from bot.quality.survey_tokens import SurveyLinks
 from bot.rendering import Mrkdwn
 
 SCORE_LABELS = {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neutral", 4: "Satisfied", 5: "Very satisfied"}
+CONFIRMATION_ROLE = "customer_resolution"  # the confirmation's SlackMessage.role
 
 
 def question(ticket_key: str) -> str:
@@ -39,6 +40,18 @@ def resolved_event(session: Session, ticket_id: int, resolution: int) -> TicketE
     return session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
                                                      TicketEvent.kind == "resolved")
                            .order_by(TicketEvent.id).offset(resolution - 1).limit(1)).first()
+
+
+def surveyed_resolution(payload: dict) -> int | None:
+    """Which resolution a posted confirmation's score buttons rate (None: no buttons)."""
+    score_buttons = {action.value for action in CSAT_ACTIONS}
+    for block in payload.get("blocks") or ():
+        if block.get("type") != "actions":
+            continue
+        for element in block.get("elements") or ():
+            if element.get("action_id") in score_buttons:
+                return ActionContext.decode(element.get("value")).resolution
+    return None
 
 
 def survey_block(ticket: Ticket, resolution: int, thanks: Mrkdwn | None = None) -> dict:
@@ -65,7 +78,7 @@ class ResolutionConfirmations:
             return
         payload = messages.customer_message(self.text(session, ticket), f"{ticket.key} is resolved",
                                             survey_block(ticket, resolution))
-        outbox.post(session, channel=channel, payload=payload, role="customer_resolution", ticket_id=ticket.id,
+        outbox.post(session, channel=channel, payload=payload, role=CONFIRMATION_ROLE, ticket_id=ticket.id,
                     level=ticket.level)
         history.append(session, ticket, "customer_notified", None,
                        reason=f"resolution confirmation in {channel}", detail={"resolution": resolution})

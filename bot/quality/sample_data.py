@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from bot.models import ClockKind, CsatResponse, SlaClock, Ticket, TicketEvent
 from bot.policy import Policy
+from bot.quality import stays
 
 UTC = timezone.utc
 SEVERITY_MIX = (("P1", 0.05), ("P2", 0.20), ("P3", 0.55), ("P4", 0.20))
@@ -59,6 +60,7 @@ def generate(connection: Connection, policy: Policy, *, tickets: int, start: dat
             stories.append(_life(rng, policy, first_id + n, opened, end))
         connection.execute(insert(Ticket.__table__), [s.ticket for s in stories])
         connection.execute(insert(TicketEvent.__table__), [e for s in stories for e in s.events])
+        stays.rebuild(connection, [s.ticket["id"] for s in stories])
         clocks = [c for s in stories for c in s.clocks]
         if clocks:
             connection.execute(insert(SlaClock.__table__), clocks)

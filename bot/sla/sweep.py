@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import alerts, messages, outbox
@@ -53,6 +53,11 @@ class SlaSweep:
         self.batch = batch
         self.explainer = ClockExplainer(policy)
         self.deescalation = AutoDeescalation(sessions, policy, desk, batch)
+        # built once, not at every sweep (in a replay, a sweep runs at each moment a clock is due)
+        due_tickets = (select(SlaClock.ticket_id).where(SlaClock.next_check_at <= bindparam("now"))
+                       .order_by(SlaClock.next_check_at).limit(batch))
+        self._due_tickets = (select(Ticket).where(Ticket.id.in_(due_tickets)).order_by(Ticket.id)
+                             .with_for_update(skip_locked=True))
 
     def run(self, now: datetime | None = None) -> SweepResult:
         result = SweepResult()
@@ -66,11 +71,7 @@ class SlaSweep:
 
     def _sweep_batch(self, now: datetime, result: SweepResult) -> int:
         with transaction(self.sessions) as session:
-            due_tickets = (select(SlaClock.ticket_id).where(SlaClock.next_check_at <= now)
-                           .order_by(SlaClock.next_check_at).limit(self.batch))
-            tickets = session.scalars(
-                select(Ticket).where(Ticket.id.in_(due_tickets)).order_by(Ticket.id)
-                .with_for_update(skip_locked=True)).all()
+            tickets = session.scalars(self._due_tickets, {"now": now}).all()
             if not tickets:
                 return 0
             batch = _Batch.load(session, [ticket.id for ticket in tickets], now)
@@ -209,6 +210,14 @@ class _Notice:
         return alerts.alert_key(self.ticket.id, self.kind, self.clock.level, self.threshold, self.clock.cycle)
 
 
+_TICKET_IDS = bindparam("ticket_ids", expanding=True)
+_DUE_CLOCKS = (select(SlaClock).where(SlaClock.ticket_id.in_(_TICKET_IDS), SlaClock.next_check_at <= bindparam("now"))
+               .order_by(SlaClock.id))
+_BRIEFINGS = (select(SlackMessage).where(SlackMessage.ticket_id.in_(_TICKET_IDS), SlackMessage.role == "briefing")
+              .order_by(SlackMessage.id))
+_PAUSES = select(TicketPause).where(TicketPause.ticket_id.in_(_TICKET_IDS)).order_by(TicketPause.started_at)
+
+
 @dataclass
 class _Batch:
     """What a batch of due tickets needs, read with one query per kind instead of per ticket."""
@@ -220,17 +229,13 @@ class _Batch:
     @classmethod
     def load(cls, session: Session, ticket_ids: list[int], now: datetime) -> _Batch:
         clocks: dict[int, list[SlaClock]] = {}
-        for clock in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_(ticket_ids),
-                                                            SlaClock.next_check_at <= now).order_by(SlaClock.id)):
+        for clock in session.scalars(_DUE_CLOCKS, {"ticket_ids": ticket_ids, "now": now}):
             clocks.setdefault(clock.ticket_id, []).append(clock)
         briefings: dict[tuple[int, str], SlackMessage] = {}
-        for message in session.scalars(select(SlackMessage).where(SlackMessage.ticket_id.in_(ticket_ids),
-                                                                  SlackMessage.role == "briefing")
-                                       .order_by(SlackMessage.id)):
+        for message in session.scalars(_BRIEFINGS, {"ticket_ids": ticket_ids}):
             briefings[(message.ticket_id, message.level)] = message  # the latest per level wins
         pauses: dict[int, list[Pause]] = {}
-        for pause in session.scalars(select(TicketPause).where(TicketPause.ticket_id.in_(ticket_ids))
-                                     .order_by(TicketPause.started_at)):
+        for pause in session.scalars(_PAUSES, {"ticket_ids": ticket_ids}):
             pauses.setdefault(pause.ticket_id, []).append(Pause(pause.started_at, pause.ended_at, pause.reason))
         return cls(clocks, briefings, pauses)
 
