@@ -117,6 +117,16 @@ def test_the_oldest_tickets_named_are_the_oldest_even_after_they_changed(level_d
     assert told and notices[0].endswith("Oldest: ESC-1 (P2), ESC-2 (P3), ESC-3 (P2)")
 
 
+def test_the_oldest_named_are_the_first_opened_even_when_entered_later(level_db):
+    # an imported ticket (or one handed down from another level) can be older than tickets
+    # entered before it: the manager is told which ones have waited longest, not the first ids
+    watch = CapacityWatch(with_capacity(tier1=3))
+    add_tickets(level_db, "tier1", [TicketStatus.OPEN] * 3, start=10)  # ESC-1..3, opened 09:10-09:12
+    add_tickets(level_db, "tier1", [TicketStatus.OPEN], start=0)  # ESC-4, opened 09:00
+    told, notices = check(level_db, watch)
+    assert told and notices[0].endswith("Oldest: ESC-4 (P2), ESC-1 (P2), ESC-2 (P3)")
+
+
 @pytest.fixture
 def postgresql_level_db():
     for url in postgres_schema_url():  # skips without PostgreSQL; drops its schema afterwards

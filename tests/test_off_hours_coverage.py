@@ -181,3 +181,19 @@ def test_a_restart_between_a_briefing_and_its_dm_sends_the_dm_once(database_url,
             first.stop()
             second.stop()
     assert open_ticket and time  # helpers kept for the reader of tests/processes.py
+
+
+def test_a_p1_whose_response_and_time_limit_breach_together_pages_for_each(database_url):
+    # the page is once per alert and clock: the time limit's breach is news beside the response's
+    policy = coverage_policy({"tier3": TIER3_ONCALL}, time_limits={"tier1": "4h", "tier3": "1h"})  # P1: 1h response
+    with Harness(database_url, policy=policy) as running:
+        running.runtime.coverage.clock = at(WEDNESDAY_NOON)
+        key = running.new_ticket(Summary="Everything is down", Severity="P1")
+        running.settle()
+        with running.runtime.sessions() as session:
+            clock = session.scalars(select(SlaClock).where(SlaClock.kind == "response")).one()
+        running.runtime.sla.run(now=clock.due_at + timedelta(seconds=1))  # both are due: two breach alerts
+        running.settle()
+        breaches = [t for t in thread(running, key, "tier3") if "breached its" in t]
+        assert len(breaches) == 2 and all(f"<@{ONCALL2}>" in t for t in breaches)
+        assert len([page for page in dms(running, ONCALL2) if "breached its SLA" in page]) == 2
