@@ -2,7 +2,9 @@
 
 Written with one Core statement per call (an event is in every change, and an
 acknowledgment batch appends many), without a flush of its own rows; the events that
-begin, acknowledge or end a stay at a level also keep its row (bot.quality.stays).
+begin, acknowledge or end a stay at a level also keep its row (bot.quality.stays), which
+is why a caller appending to a ticket that others may change holds its row lock (the
+desk's lock, the acknowledgment's FOR UPDATE), as it does for the change itself.
 """
 from __future__ import annotations
 

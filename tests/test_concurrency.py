@@ -10,7 +10,8 @@ from sqlalchemy import select, text
 
 from bot.acknowledgment import Click
 from bot.ids import ActionId
-from bot.models import Ticket, TicketEvent, utcnow
+from bot.models import Ticket, TicketEvent, TicketStay, utcnow
+from bot.quality import stays
 from tests.harness import AGENT, AGENT2, CHANNELS, SUPPORT
 
 ROUNDS = 3  # a few tickets per case, so both orders of arrival get a chance
@@ -37,6 +38,20 @@ def events(harness, ticket_id: int, kind: str) -> list[TicketEvent]:
     with harness.runtime.sessions() as session:
         return session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
                                                          TicketEvent.kind == kind)).all()
+
+
+def assert_stays_follow_the_events(harness, ticket_id: int) -> None:
+    """The stays kept while two writers raced (bot.quality.stays.follow, under the ticket's
+    row lock) are the ones its events define (rebuild, in a transaction rolled back)."""
+    columns = (TicketStay.stay, TicketStay.level, TicketStay.arrived_by, TicketStay.arrived_at,
+               TicketStay.acknowledged_at, TicketStay.left_at, TicketStay.resolutions)
+    read = select(*columns).where(TicketStay.ticket_id == ticket_id).order_by(TicketStay.stay)
+    with harness.runtime.sessions() as session:
+        kept = [tuple(row) for row in session.execute(read)]
+        stays.rebuild(session.connection(), [ticket_id])
+        defined = [tuple(row) for row in session.execute(read)]
+        session.rollback()
+    assert kept == defined
 
 
 def ticket(harness, ticket_id: int) -> Ticket:
@@ -71,6 +86,7 @@ def test_acknowledge_and_resolve_at_once(harness):
         shown = harness.sim.message(CHANNELS["tier1"], briefing.ts).rendered
         assert "Resolved" in shown and "[Acknowledge]" not in shown and "[Reopen]" in shown
         assert len(events(harness, ticket_id, "resolved")) == 1
+        assert_stays_follow_the_events(harness, ticket_id)
 
 
 def test_two_escalations_at_once(harness):
@@ -99,6 +115,7 @@ def test_two_escalations_at_once(harness):
         harness.settle()
         other = "management" if moves[0].to_level == "tier2" else "tier2"
         assert not [m for m in harness.sim.messages(CHANNELS[other]) if f"{key} ·" in m.rendered]
+        assert_stays_follow_the_events(harness, ticket_id)
 
 
 def test_escalating_while_the_time_limit_escalates_it(harness):
@@ -126,6 +143,7 @@ def test_escalating_while_the_time_limit_escalates_it(harness):
         else:  # the person came first: the tier1 time limit no longer applies
             assert (moves[0].to_level, moves[0].actor_id) == ("management", AGENT)
         assert ticket(harness, ticket_id).level == moves[0].to_level
+        assert_stays_follow_the_events(harness, ticket_id)
 
 
 def test_a_command_modal_after_the_ticket_moved_is_refused_with_what_happened(harness):

@@ -217,7 +217,7 @@ class QualityMetrics:
 def compute(session: Session, policy: Policy, start: datetime, end: datetime) -> QualityMetrics:
     """Every metric of [start, end) (aware datetimes)."""
     metrics = key_figures(session, policy, start, end)
-    sql = Sql(session.get_bind().dialect.name)
+    sql = Sql(session.get_bind().dialect.name)  # key_figures' sql_for set this transaction up already
     metrics.prevention = metrics_prevention.prevention(session, sql, policy, Range(start, end))
     return metrics
 

@@ -44,6 +44,7 @@ def timing(session: Session, sql: Sql, policy: Policy, clock: BusinessClock, win
         x AS (SELECT level, {clock.calendar_of('level')} AS cal, {sql.epoch('arrived_at')} AS a,
                      {sql.epoch('acked_at')} AS k, {sql.epoch('left_at')} AS l
               FROM spans),
+        -- the headline's resolution time needs no history (rt's stays): every ticket has some
         y AS (SELECT level, {'fcr' if detail else '0 AS fcr'}, {sql.epoch('created_at')} AS a,
                      {sql.epoch('resolved_at')} AS z FROM {'rt' if detail else 'res'})
         {percentiles(values)}""", window)

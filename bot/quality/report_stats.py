@@ -34,7 +34,8 @@ class QualityStats:
         tz = self.policy.timezone
         levels = [{"name": self.policy.level_name(level),
                    "arrived": metrics.arrived_by_level.get(level, 0),
-                   "rate": share(metrics.escalation_rate(level).value)} for level in levels_in(metrics)]
+                   "rate": share(metrics.escalation_rate(level).value)}
+                  for level in levels_in(metrics)]  # the headline has no per-level times: the levels arrived at
         return render("replies/stats.json.j2", period=period, empty=metrics.empty,
                       since=start.astimezone(tz).strftime("%a %d %b %H:%M"),
                       figures=[(f.label, figure(f.value, f.unit)) for f in metrics.headline()], levels=levels,

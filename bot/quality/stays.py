@@ -9,7 +9,8 @@ event of every ticket in the range, most of the cost of `/escalate stats` at 100
 
 Two writers, one definition (tests/test_stays.py holds them to the same rows):
   * `follow`: bot.history calls it with every event it appends, in the change's own
-    transaction, under the ticket's row lock like the event itself;
+    transaction, under the ticket's row lock like the event itself (without it, on
+    PostgreSQL, two arrivals at once would each leave the other's stay open);
   * `rebuild`: the same definition in one SQL statement over the events, for bulk
     writers that insert events directly (sample data, import).
 """
