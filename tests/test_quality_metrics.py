@@ -222,3 +222,18 @@ def test_criteria_escalations_say_which_criterion(db):
     criteria = [e for e in m.escalations if e["trigger"] == "criteria"]
     assert {e["criterion"] for e in criteria} == {"", "criteria matrix: Impact: Multiple users (Tier 1 → Tier 2)"}
     assert all(e["automatic"] for e in criteria) and sum(e["count"] for e in criteria) == 2
+
+
+def test_the_headline_alone_gives_the_full_reports_headline_figures(db):
+    """`/escalate stats` asks for the headline only (no per-level times); its figures are
+    the report's own."""
+    def write(h, _):
+        h.ticket(steps=[ack(10), resolved(60)])
+        h.ticket(steps=[ack(30), up(40, "tier1", "tier2"), ack(55, "tier2"), resolved(240, "tier2")])
+        h.ticket(severity="P2", steps=[ack(5), resolved(20)])
+    full = metrics_of(db, write)
+    with db[1]() as session:
+        headline = key_figures(session, load_policy(), *NOV, detail=False)
+    assert [(f.key, f.value) for f in headline.headline()] == [(f.key, f.value) for f in full.headline()]
+    assert headline.resolution_all.median == pytest.approx(60 * 60)  # 20 min, 60 min, 4 h
+    assert headline.time_in_level == {} and full.time_in_level
