@@ -20,7 +20,7 @@ from bot.models import Ticket, utcnow
 from bot.policy import Policy
 from bot.quality import metrics_flow, metrics_outcomes, metrics_prevention, metrics_timing
 from bot.quality.metrics_business_time import business_clock
-from bot.quality.metrics_sql import Range, Sql, sql_for
+from bot.quality.metrics_sql import Range, sql_for
 
 SCHEMA_VERSION = 1
 
@@ -217,8 +217,7 @@ class QualityMetrics:
 def compute(session: Session, policy: Policy, start: datetime, end: datetime) -> QualityMetrics:
     """Every metric of [start, end) (aware datetimes)."""
     metrics = key_figures(session, policy, start, end)
-    sql = Sql(session.get_bind().dialect.name)  # key_figures' sql_for set this transaction up already
-    metrics.prevention = metrics_prevention.prevention(session, sql, policy, Range(start, end))
+    metrics.prevention = metrics_prevention.prevention(session, sql_for(session), policy, Range(start, end))
     return metrics
 
 
