@@ -72,9 +72,9 @@ def _acknowledge(connection: Connection, acknowledged: list[dict]) -> None:
 
 ARRIVALS_SQL = "(" + ", ".join(f"'{kind}'" for kind in ARRIVALS) + ")"
 _KINDS_SQL = "(" + ", ".join(f"'{kind}'" for kind in KINDS) + ")"
-# The definition follow() keeps, as one statement over the events of the tickets :ids.
-_REBUILD = text(f"""
-    INSERT INTO ticket_stays (ticket_id, stay, level, arrived_by, arrived_at, acknowledged_at, left_at, resolutions)
+_COLUMNS = "ticket_id, stay, level, arrived_by, arrived_at, acknowledged_at, left_at, resolutions"
+# The definition follow() keeps, as one query over the events of the tickets :ids.
+_DEFINED = f"""
     WITH ev AS (SELECT e.ticket_id, e.kind, e.at, e.to_level,
                        SUM(CASE WHEN e.kind IN {ARRIVALS_SQL} THEN 1 ELSE 0 END)
                            OVER (PARTITION BY e.ticket_id ORDER BY e.id ROWS UNBOUNDED PRECEDING) AS stay
@@ -88,8 +88,12 @@ _REBUILD = text(f"""
                           SUM(CASE WHEN kind = 'resolved' THEN 1 ELSE 0 END) AS resolutions
                    FROM ev WHERE stay > 0 GROUP BY ticket_id, stay)
     SELECT ticket_id, stay, level, arrived_by, arrived_at, acknowledged_at,
-           COALESCE(resolved_at, LEAD(arrived_at) OVER (PARTITION BY ticket_id ORDER BY stay)), resolutions
-    FROM stays""").bindparams(bindparam("ids", expanding=True))
+           COALESCE(resolved_at, LEAD(arrived_at) OVER (PARTITION BY ticket_id ORDER BY stay)) AS left_at, resolutions
+    FROM stays"""
+_REBUILD = text(f"INSERT INTO ticket_stays ({_COLUMNS}) {_DEFINED}").bindparams(bindparam("ids", expanding=True))
+_READ_DEFINED = (text(f"SELECT {_COLUMNS} FROM ({_DEFINED}) d ORDER BY ticket_id, stay")
+                 .bindparams(bindparam("ids", expanding=True))
+                 .columns(*(_stays.c[name] for name in _COLUMNS.split(", "))))  # typed: datetimes on SQLite too
 
 
 def rebuild(connection: Connection, ticket_ids: list[int]) -> None:
@@ -98,3 +102,11 @@ def rebuild(connection: Connection, ticket_ids: list[int]) -> None:
     if ticket_ids:
         connection.execute(delete(_stays).where(_stays.c.ticket_id.in_(ticket_ids)))
         connection.execute(_REBUILD, {"ids": ticket_ids})
+
+
+def defined(connection: Connection, ticket_ids: list[int]) -> list[tuple]:
+    """The stays the events of these tickets define, as rebuild() would write them (columns
+    in _COLUMNS' order), read without writing: a check beside live writers takes no lock."""
+    if not ticket_ids:
+        return []
+    return [tuple(row) for row in connection.execute(_READ_DEFINED, {"ids": ticket_ids})]
