@@ -70,12 +70,13 @@ class Assignment:
 
     def _assign(self, session: Session, ticket: Ticket, assignee_id: str, actor_id: str, how: str) -> None:
         self.desk.require_active(ticket, "assigned")
+        were_with = ticket.assignee_id
         ticket.assignee_id = assignee_id
         history.append(session, ticket, "assigned", actor_id, reason=f"{how}: {assignee_id}")
         text = (f"<@{assignee_id}> took {ticket.key}." if how == "took it"
                 else f"Assigned to <@{assignee_id}> by <@{actor_id}>.")
         self._announce(session, ticket, Mrkdwn(text))
-        self.desk.changed(session, ticket)
+        self.desk.changed(session, ticket, were_with=(were_with,))
 
     def _announce(self, session: Session, ticket: Ticket, text: Mrkdwn) -> None:
         slack: TicketMessages = self.desk.slack

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,8 +52,10 @@ class EscalationDesk:
         self.record_route: Callable[[Session, Ticket, str, str | None], None] | None = None
         # called with (session, ticket) whenever a ticket enters a level (assignment hooks in here)
         self.on_arrival: list[Callable[[Session, Ticket], None]] = []
-        # called with (session, tickets) after any change people see (the App Home refresh hooks in)
-        self.on_change: list[Callable[[Session, Sequence[Ticket]], None]] = []
+        # called with (session, tickets, were_with) after any change people see (the App Home refresh
+        # hooks in); were_with: people a ticket concerned before the change (who acknowledged it at the
+        # level it left, its former assignee)
+        self.on_change: list[Callable[[Session, Sequence[Ticket], Iterable[str | None]], None]] = []
         # called with (session, ticket) once a ticket is resolved (the customer's confirmation)
         self.on_resolved: list[Callable[[Session, Ticket], None]] = []
         # called by the SLA sweep before it writes a warning or breach alert in a ticket's thread, with
@@ -251,6 +253,7 @@ class EscalationDesk:
         now = now or utcnow()
         old_briefing = self.slack.current_briefing(session, ticket)
         from_level, meant_for = ticket.level, to_level
+        were_with = (ticket.acknowledged_by, ticket.assignee_id)  # it stops being theirs here
         to_level, overflow = self._route(session, ticket, to_level)
         self.clocks.stop_cycle(session, ticket, now, f"moved to {to_level}")
         ticket.level, ticket.cycle = to_level, ticket.cycle + 1
@@ -284,7 +287,7 @@ class EscalationDesk:
         session.flush()
         self.capacity.check(session, from_level)
         self.capacity.check(session, to_level)
-        self.changed(session, ticket)
+        self.changed(session, ticket, were_with=were_with)
         return event
 
     # --- resolving ------------------------------------------------------------
@@ -380,9 +383,9 @@ class EscalationDesk:
         for hook in self.on_arrival:
             hook(session, ticket)
 
-    def changed(self, session: Session, *tickets: Ticket) -> None:
+    def changed(self, session: Session, *tickets: Ticket, were_with: Iterable[str | None] = ()) -> None:
         for hook in self.on_change:
-            hook(session, tickets)
+            hook(session, tickets, were_with)
 
     def _lock(self, session: Session, ticket_id: int | None) -> Ticket:
         if ticket_id is None:  # a button or modal that names no ticket

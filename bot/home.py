@@ -65,10 +65,11 @@ class HomeTab:
             outbox.publish_homes(session, [user_id])
 
     @staticmethod
-    def refresh_for(session: Session, tickets: Iterable[Ticket]) -> None:
-        """Tickets changed: refresh the Home of the people they show up for as "mine"."""
+    def refresh_for(session: Session, tickets: Iterable[Ticket], were_with: Iterable[str | None] = ()) -> None:
+        """Tickets changed: refresh the Home of the people they show up for as "mine", and of
+        those they showed up for until now (`were_with`), whose Home would still list them."""
         outbox.publish_homes(session, {person for ticket in tickets for person in (
-            ticket.requester_id, ticket.acknowledged_by, ticket.assignee_id) if person is not None})
+            ticket.requester_id, ticket.acknowledged_by, ticket.assignee_id, *were_with) if person is not None})
 
     def render_payload(self, session: Session, payload: dict) -> dict:
         """The renderer behind publish (see bot.delivery.OutboxWorker)."""

@@ -13,6 +13,7 @@ from bot.forms import EscalationRequest, Resolution
 from bot.models import Ticket, TicketEvent
 from tests.harness import AGENT, AGENT2, ENGINEER, OUTSIDER, SPECIALIST, Harness
 from tests.test_assignment import with_assignment
+from tests.test_home import my_escalations
 
 
 @pytest.fixture
@@ -57,6 +58,19 @@ def test_reassigning_puts_the_ticket_on_the_new_assignees_home(take_it):
     take_it.runtime.assignment.reassign(1, AGENT2, AGENT)
     take_it.sim.wait_for(lambda: take_it.sim.home(AGENT2) and key in take_it.sim.home(AGENT2).rendered,
                          message="the ticket on the new assignee's Home")
+
+
+def test_reassigning_takes_the_ticket_off_the_former_assignees_own_list(take_it):
+    key = take_it.new_ticket(user=SPECIALIST)
+    take_it.briefing(key)
+    take_it.runtime.assignment.take(1, AGENT)
+    take_it.sim.wait_for(lambda: (home := take_it.sim.home(AGENT)) and key in my_escalations(home),
+                         message="the ticket on the taker's own list")
+    take_it.runtime.assignment.reassign(1, AGENT2, AGENT)
+    # still in their Tier 1 queue, no longer under their own escalations
+    take_it.sim.wait_for(lambda: key not in my_escalations(take_it.sim.home(AGENT)),
+                         message="the ticket off the former assignee's own list")
+    assert key in take_it.sim.home(AGENT).rendered
 
 
 def test_taking_a_ticket_twice_or_from_someone_else_is_refused(take_it):

@@ -4,7 +4,7 @@ import json
 
 from bot.delivery import OutboxWorker
 from bot.forms import parse_new_ticket
-from bot.ids import BlockId
+from bot.ids import ActionId, BlockId
 from tests.harness import AGENT, AGENT2, CHANNELS, SPECIALIST
 
 
@@ -47,6 +47,24 @@ def test_home_follows_changes_to_my_tickets(harness):
     harness.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, "ticket.acknowledge")
     harness.sim.wait_for(lambda: "Acknowledged" in harness.sim.home(AGENT2).rendered,
                          message="the requester's Home to show the acknowledgment")
+
+
+def my_escalations(home) -> str:
+    text = home.rendered
+    return text[text.index("Your open escalations"):text.index("queue*")]
+
+
+def test_a_ticket_leaves_the_home_of_the_person_who_escalated_it(harness):
+    key = harness.new_ticket(user=AGENT, Summary="Invoices doubled")
+    briefing = harness.briefing(key)
+    harness.driver.click(AGENT2, CHANNELS["tier1"], briefing.ts, ActionId.ACKNOWLEDGE)
+    harness.sim.wait_for(lambda: (home := harness.sim.home(AGENT2)) and key in my_escalations(home),
+                         message="the ticket on the acknowledger's Home")
+    modal = harness.modal_from(AGENT2, briefing, ActionId.ESCALATE)
+    harness.driver.submit_view(AGENT2, modal.id, {"Level": "Tier 2", "Trigger": "Complexity", "Reason": "Needs a DBA"})
+    # at Tier 2 it is no longer theirs, nor in their Tier 1 queue: their Home says so
+    harness.sim.wait_for(lambda: key not in harness.sim.home(AGENT2).rendered,
+                         message="the escalated ticket gone from the acknowledger's Home")
 
 
 def test_a_burst_of_home_refreshes_costs_one_publish(harness):
