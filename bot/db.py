@@ -83,9 +83,11 @@ def alembic_config(engine_url: str) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply pending migrations; concurrent starts on PostgreSQL wait for each other."""
+    """Apply pending migrations; concurrent starts wait for each other (PostgreSQL: an
+    advisory lock; SQLite: the write lock taken as the upgrade begins, as a read that turned
+    into a write would be refused outright once another process had migrated)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as connection:
+    with engine.connect().execution_options(**{_WRITE_OPTION: True}) as connection:
         is_postgres = connection.dialect.name == "postgresql"
         if is_postgres:
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})

@@ -20,10 +20,15 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
+        # SQLite's DDL is transactional (bot.db issues BEGIN itself): the whole upgrade is one
+        # transaction, so a second process waits for all of it rather than slipping in between
+        # two migrations and finding the first one's tables half-way through its own plan
+        transactional_ddl=True if sqlite else None,
     )
     with context.begin_transaction():
         context.run_migrations()
