@@ -6,6 +6,8 @@ import logging
 import os
 import sys
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from bot.config import ConfigError, load_settings
 from bot.policy import PolicyError, load_policy
 
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    except (OperationalError, InterfaceError) as error:  # the database can't be reached or opened
+        print(f"escalator: the database (DATABASE_URL) can't be used: {_first_line(error)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # the reader went away (`escalator report | head`): stop quietly, like other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
@@ -233,5 +238,12 @@ def _simulate(args) -> int:
     return run_simulation(args)
 
 
+def _first_line(error: OperationalError | InterfaceError) -> str:
+    """The driver's own words (no SQL, no parameters: they could hold ticket text)."""
+    words = str(error.orig if error.orig is not None else error).strip()
+    return words.splitlines()[0] if words else type(error).__name__
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

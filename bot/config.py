@@ -42,6 +42,20 @@ def default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'escalator.db'}"
 
 
+def _check_database_url(url: str) -> None:
+    """A URL SQLAlchemy can't parse, or whose database it doesn't know, stops here in one line."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "an SQLAlchemy URL such as sqlite:////abs/path.db or postgresql+psycopg://user@host/db"
+    if "://" not in url:
+        raise ConfigError(f"DATABASE_URL must be {example}")
+    try:
+        make_url(url).get_dialect()
+    except ArgumentError:  # unparsable, or an unknown database or driver (never echoes the URL: it may hold a password)
+        raise ConfigError(f"DATABASE_URL names no database SQLAlchemy knows; it must be {example}") from None
+
+
 def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True) -> Settings:
     env = dict(os.environ if env is None else env)
 
@@ -71,8 +85,7 @@ def load_settings(env: dict[str, str] | None = None, *, need_slack: bool = True)
         api_url += "/"
 
     database_url = text("DATABASE_URL") or default_database_url()
-    if "://" not in database_url:
-        raise ConfigError("DATABASE_URL must be an SQLAlchemy URL such as sqlite:////abs/path.db")
+    _check_database_url(database_url)
 
     policy_path = text("ESCALATOR_POLICY")
     if policy_path and not Path(policy_path).is_file():

@@ -33,6 +33,8 @@ def test_api_url_gets_its_trailing_slash():
     ({**BASE, "SLACK_APP_TOKEN": "xoxb-nope"}, "SLACK_APP_TOKEN"),
     ({**BASE, "PORT": "eighty"}, "PORT"),
     ({**BASE, "DATABASE_URL": "escalator.db"}, "DATABASE_URL"),
+    ({**BASE, "DATABASE_URL": "postgres-ql://db.example/escalator"}, "DATABASE_URL"),
+    ({**BASE, "DATABASE_URL": "sqlite+nodriver:///x.db"}, "DATABASE_URL"),
     ({**BASE, "ESCALATOR_POLICY": "/nonexistent/policy.yaml"}, "ESCALATOR_POLICY"),
     ({**BASE, "SLACK_API_URL": "slack.com/api/"}, "SLACK_API_URL"),
     ({**BASE, "ESCALATOR_MAX_BODY": "lots"}, "ESCALATOR_MAX_BODY"),
@@ -52,6 +54,21 @@ def test_cli_stops_with_one_line_and_exit_code_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "escalator: SLACK_BOT_TOKEN is not set"
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url, says", [
+    ("postgresql+psycopg://escalator:hunter2@127.0.0.1:9/escalator", "Connection refused"),
+    ("sqlite:///{tmp}/no/such/dir/x.db", "unable to open database file"),
+])
+def test_a_database_that_cant_be_reached_stops_the_command_in_one_line(tmp_path, url, says):
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": url.format(tmp=tmp_path)}
+    for command in (["db", "upgrade"], ["report"]):
+        result = subprocess.run([sys.executable, "-m", "bot.cli", *command], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert result.stderr.startswith("escalator: the database (DATABASE_URL) can't be used: ")
+        assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert "hunter2" not in result.stderr
 
 
 def test_version_comes_from_the_installed_distribution():
