@@ -20,3 +20,13 @@ def test_demo_month_plays_a_generated_month_and_its_review_offline(tmp_path):
     saved = sorted(charts.iterdir())
     assert len(saved) == 5 and all(path.read_bytes().startswith(b"\x89PNG") for path in saved)
     assert "Traceback" not in result.stderr
+
+
+def test_charts_folder_that_cant_be_made_is_refused_before_the_month_is_played(tmp_path):
+    in_the_way = tmp_path / "report.txt"
+    in_the_way.write_text("a file, not a folder")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--month", "--charts",
+                             str(in_the_way / "charts")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"escalator demo: --charts {in_the_way / 'charts'}: Not a directory"
+    assert result.stdout == ""  # nothing generated, nothing posted

@@ -7,6 +7,8 @@ files.completeUploadExternal) into the review's thread in #mgmt.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -28,6 +30,8 @@ TICKETS_BEFORE = 380  # the month before, for the review's changes
 
 def run_month_demo(out=print, charts_dir: str | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
+    if charts_dir is not None and not _writable_folder(Path(charts_dir)):
+        return 2
     base = load_policy()
     policy = base.__class__(**{**base.__dict__, "review": ReviewSchedule(level="management", at="09:00")})
     month = previous_month(month_start(utcnow().astimezone(policy.timezone).date()))
@@ -94,7 +98,19 @@ def _save_charts(sim: FakeSlack, channel: str, charts_dir: str | None, out) -> N
         out("`escalator demo --month --charts DIR` saves them to look at.")
         return
     folder = Path(charts_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     for stored in files:
         (folder / stored.name).write_bytes(stored.data)
     out(f"Saved to {folder}.")
+
+
+def _writable_folder(folder: Path) -> bool:
+    """--charts DIR is checked before the month is played, not after: one line and exit 2."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"escalator demo: --charts {folder}: {error.strerror or error}", file=sys.stderr)
+        return False
+    if not os.access(folder, os.W_OK):
+        print(f"escalator demo: --charts {folder}: not writable", file=sys.stderr)
+        return False
+    return True
