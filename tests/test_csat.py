@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.db import transaction
 from bot.ids import ActionId
+from bot.messages import local_time
 from bot.models import Alert, CsatResponse, TicketEvent
 from bot.policy import load_policy
 from bot.simulator.methods import API_METHODS
@@ -54,6 +55,11 @@ def open_and_resolve(running, summary="Checkout fails with a 500", text="Rolled 
     return key, briefing
 
 
+def first_answered(running):
+    with running.runtime.sessions() as session:
+        return session.scalars(select(CsatResponse.first_answered_at)).one()
+
+
 def responses(running):
     with running.runtime.sessions() as session:
         return [(r.ticket_id, r.resolution, r.level, r.score, r.responder_id, r.channel)
@@ -72,13 +78,22 @@ def test_the_confirmation_asks_and_a_customers_click_is_recorded_then_replaced(r
                                          if "is resolved" in t], message="the resolver's note")
     assert f"The customer is being told in <#{ACME}>" in told[0]
 
+    notification = asked.text
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
     running.sim.wait_for(lambda: "We recorded *4* (Satisfied)" in asked.rendered, message="the thank-you")
     assert responses(running) == [(1, 1, "tier1", 4, BUYER, "slack")]
+    until = local_time(first_answered(running) + timedelta(days=7), running.policy)
+    assert f"We recorded *4* (Satisfied). You can change it until {until}." in asked.rendered
 
+    with transaction(running.runtime.sessions) as session:  # the first answer was a day ago
+        session.execute(update(CsatResponse).values(first_answered_at=first_answered(running) - timedelta(days=1)))
     running.driver.click(BUYER2, ACME, asked.ts, ActionId.CSAT_5)  # a later click replaces it
     running.sim.wait_for(lambda: "We recorded *5* (Very satisfied)" in asked.rendered, message="the new thanks")
     assert responses(running) == [(1, 1, "tier1", 5, BUYER2, "slack")]
+    # the week runs from the first answer, however often it is changed
+    until = local_time(first_answered(running) + timedelta(days=7), running.policy)
+    assert f"We recorded *5* (Very satisfied). You can change it until {until}." in asked.rendered
+    assert asked.text == notification  # the notification text stays the question's
     assert "How satisfied are you" in asked.rendered  # the question and buttons stay while it may change
     running.settle()
     assert len(running.sim.messages(ACME)) == 2  # the acknowledgment and one confirmation
