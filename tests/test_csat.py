@@ -177,11 +177,12 @@ def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier
 def test_our_own_people_are_refused_and_nothing_is_recorded(running):
     open_and_resolve(running)
     asked = confirmation(running)
-    for person in (AGENT, MANAGER):
+    for person, levels in ((AGENT, "Tier 1"), (MANAGER, "Management")):
         answer = running.driver.click(person, ACME, asked.ts, ActionId.CSAT_1)
         assert answer.status == 200
         refusal = running.sim.wait_for(lambda: running.ephemeral_texts(person, ACME), message="the refusal")
-        assert "This question is for the customer" in refusal[0] and "Nothing was recorded" in refusal[0]
+        assert refusal[0] == (f"This question is for the customer: you are one of our people ({levels}), "
+                              "so your click was not counted. Nothing was recorded.")
     running.settle()
     assert responses(running) == []
     assert "Thank you" not in asked.rendered
@@ -217,7 +218,7 @@ def test_a_high_score_tells_no_one(running):
 
 
 def test_after_seven_days_the_score_stands(running):
-    open_and_resolve(running)
+    key, _ = open_and_resolve(running)
     asked = confirmation(running)
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
     running.settle()
@@ -226,7 +227,8 @@ def test_after_seven_days_the_score_stands(running):
         session.execute(update(CsatResponse).values(first_answered_at=first - timedelta(days=7, minutes=1)))
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)
     refusal = running.sim.wait_for(lambda: running.ephemeral_texts(BUYER, ACME), message="the answer")
-    assert "can no longer be changed" in refusal[0]
+    given = local_time(first - timedelta(days=7, minutes=1), running.policy)
+    assert refusal[0] == f"The score for {key} (4 of 5) was given on {given} and can no longer be changed. Thank you!"
     assert responses(running)[0][3] == 4
 
 
