@@ -199,6 +199,8 @@ def test_a_low_score_tells_the_resolving_level_and_management_once(running):
                                             if "rated" in m.rendered], message="management's alert")
     assert f"<@{MANAGER}>" in alerted[0].rendered and "*2 of 5* (Dissatisfied)" in alerted[0].rendered
     assert "resolved by Tier 1" in alerted[0].rendered and "&lt;b&gt;vanish" in alerted[0].rendered
+    permalink = f"https://fake.slack.test/archives/{CHANNELS['tier1']}/p{briefing.ts.replace('.', '')}"
+    assert f"<{permalink}|{key} briefing>" in alerted[0].rendered  # management can open the thread
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)  # lower still: told once already
     running.sim.wait_for(lambda: "We recorded *1*" in asked.rendered, message="the changed score")
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
