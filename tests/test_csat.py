@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.db import transaction
+from bot.forms import EscalationRequest
 from bot.ids import ActionId
 from bot.messages import local_time
 from bot.models import Alert, CsatResponse, TicketEvent
@@ -253,3 +254,37 @@ def test_reopened_and_resolved_again_is_a_new_resolution_asked_again(running):
     with running.runtime.sessions() as session:
         kinds = session.scalars(select(TicketEvent.kind).where(TicketEvent.kind == "csat_answered")).all()
     assert len(kinds) == 2
+
+
+def test_a_low_score_for_managements_own_resolution_is_told_once_in_its_thread(running):
+    key = running.new_ticket(Summary="Refund dispute", Customer="ACME GmbH")
+    running.briefing(key)
+    running.runtime.desk.escalate(int(key.split("-")[1]), EscalationRequest("management", "business_risk", "Churn"),
+                                  AGENT)
+    briefing = running.briefing(key, "management")
+    resolve(running, briefing, user=MANAGER)
+    running.driver.click(BUYER, ACME, confirmation(running).ts, ActionId.CSAT_1)
+    running.wait_thread(briefing, "rated")
+    running.settle()
+    assert len([t for t in running.thread_texts(briefing) if "resolved by Management" in t]) == 1
+    # the thread is in management's channel already: no second post there
+    assert not [m for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
+
+
+def test_a_score_for_an_earlier_resolution_goes_to_the_level_that_resolved_it(running):
+    key, tier1 = open_and_resolve(running)
+    first = confirmation(running)
+    running.sim.wait_for(lambda: "[Reopen]" in tier1.rendered, message="the resolved briefing")
+    running.driver.click(AGENT, CHANNELS["tier1"], tier1.ts, ActionId.REOPEN)
+    running.sim.wait_for(lambda: "[Resolve]" in tier1.rendered, message="the reopened briefing")
+    running.runtime.desk.escalate(int(key.split("-")[1]), EscalationRequest("tier2", "complexity", "Needs logs"),
+                                  AGENT)
+    tier2 = running.briefing(key, "tier2")
+    running.driver.click(BUYER, ACME, first.ts, ActionId.CSAT_2)  # the first resolution, now the ticket is at Tier 2
+    running.wait_thread(tier1, "rated")
+    alerted = running.sim.wait_for(lambda: [m for m in running.sim.messages(CHANNELS["management"])
+                                            if "rated" in m.rendered], message="management's alert")
+    assert "resolved by Tier 1" in alerted[0].rendered
+    running.settle()
+    assert not [t for t in running.thread_texts(tier2) if "rated" in t]
+    assert [(r[1], r[2], r[3]) for r in responses(running)] == [(1, "tier1", 2)]
