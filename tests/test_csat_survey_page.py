@@ -38,14 +38,16 @@ def responses(running):
                 for r in session.scalars(select(CsatResponse))]
 
 
-def resolved_with_draft(running, summary=HOSTILE):
-    """Open and resolve a ticket for a customer without a channel; the survey URL from the draft."""
-    key = running.new_ticket(Summary=summary, Customer="Globex")
+def resolved_with_draft(running, summary=HOSTILE, key=None):
+    """Open and resolve a ticket for a customer without a channel (or resolve the reopened
+    ticket key again); the survey URL from the draft."""
+    key = key or running.new_ticket(Summary=summary, Customer="Globex")
     briefing = running.briefing(key)
+    drafts = len([t for t in running.ephemeral_texts(AGENT, CHANNELS["tier1"]) if "is resolved" in t])
     modal = running.modal_from(AGENT, briefing, ActionId.RESOLVE)
     running.driver.submit_view(AGENT, modal.id, {"Resolution": "Restarted the exporter", "Root cause": "Bug"})
     draft = running.sim.wait_for(lambda: [t for t in running.ephemeral_texts(AGENT, CHANNELS["tier1"])
-                                          if "is resolved" in t], message="the resolver's draft")[0]
+                                          if "is resolved" in t][drafts:], message="the resolver's draft")[0]
     assert "*Tell the customer* (ready to copy)" in draft and "Restarted the exporter" in draft
     assert f"How satisfied are you with how we handled {key}?" in draft
     url = re.search(r"https://escalator\.example\.com/csat/(\S+)", draft)
@@ -78,6 +80,24 @@ def test_get_shows_the_question_escaped_and_records_nothing_post_records(survey)
     assert status == 200 and responses(survey) == [(1, 1, 2, "web", "web")]
     status, html, _ = http("GET", page)
     assert "You answered 2" in html and 'class="chosen"' in html
+
+
+def test_the_page_shows_only_its_own_resolutions_answer(survey):
+    """Another ticket's answer, or this ticket's answer to an earlier resolution, is not
+    shown as if it were this one's."""
+    _, first = resolved_with_draft(survey, "Exports time out")
+    http("POST", f"{survey.server.url}/csat/{first}", b"score=2")
+    other_key, other = resolved_with_draft(survey, "Invoices vanish")
+    status, html, _ = http("GET", f"{survey.server.url}/csat/{other}")
+    assert status == 200 and other_key in html and "You answered" not in html and 'class="chosen"' not in html
+    briefing = survey.briefing("ESC-1")
+    survey.sim.wait_for(lambda: "[Reopen]" in briefing.rendered, message="the resolved briefing")
+    survey.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
+    survey.sim.wait_for(lambda: "[Resolve]" in briefing.rendered, message="the reopened briefing")
+    _, again = resolved_with_draft(survey, key="ESC-1")
+    assert again.startswith("1-2-")  # ESC-1's second resolution
+    status, html, _ = http("GET", f"{survey.server.url}/csat/{again}")
+    assert status == 200 and "You answered" not in html and 'class="chosen"' not in html
 
 
 @pytest.mark.parametrize("score", [b"score=0", b"score=6", b"score=four", b"", b"score=1&score=5", b"\xff\xfe"])
