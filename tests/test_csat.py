@@ -288,3 +288,16 @@ def test_a_score_for_an_earlier_resolution_goes_to_the_level_that_resolved_it(ru
     running.settle()
     assert not [t for t in running.thread_texts(tier2) if "rated" in t]
     assert [(r[1], r[2], r[3]) for r in responses(running)] == [(1, "tier1", 2)]
+
+
+def test_each_ticket_s_low_score_is_told(running):
+    """Told once per resolution of *each* ticket: another ticket's low score is no repeat."""
+    first_key, first = open_and_resolve(running, "Exports time out")
+    running.driver.click(BUYER, ACME, confirmation(running, 1).ts, ActionId.CSAT_2)
+    running.wait_thread(first, "rated")
+    second_key, second = open_and_resolve(running, "Invoices vanish")
+    running.driver.click(BUYER, ACME, confirmation(running, 2).ts, ActionId.CSAT_1)
+    running.wait_thread(second, "rated")
+    running.settle()
+    alerted = [m.rendered for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
+    assert [first_key in a for a in alerted] == [True, False] and second_key in alerted[1]
