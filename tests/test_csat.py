@@ -301,3 +301,15 @@ def test_each_ticket_s_low_score_is_told(running):
     running.settle()
     alerted = [m.rendered for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
     assert [first_key in a for a in alerted] == [True, False] and second_key in alerted[1]
+
+
+def test_a_score_may_be_changed_until_exactly_a_week_after_the_first_answer():
+    """The thank-you's "You can change it until <first answer + 7 days>": that moment is still in."""
+    from datetime import datetime, timezone
+
+    from bot.quality.csat import Csat
+    first = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    answered = CsatResponse(first_answered_at=first)
+    assert Csat.changeable(None, first)
+    assert Csat.changeable(answered, first + timedelta(days=7))
+    assert not Csat.changeable(answered, first + timedelta(days=7, microseconds=1))
