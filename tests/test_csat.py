@@ -175,6 +175,28 @@ def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier
     assert [(r[1], r[3]) for r in responses(running)] == [(2, 5)]
 
 
+def test_a_click_is_thanked_on_its_own_tickets_confirmation_when_another_tickets_never_went_out(running):
+    posted = getattr(running.sim, API_METHODS["chat.postMessage"])
+
+    def refuse_the_first_confirmation(params):
+        if params.get("channel") == ACME and "was resolved" in str(params) and not refused:
+            refused.append(params)
+            raise SlackApiFault("invalid_blocks")  # permanent: that row keeps no ts
+        return posted(params)
+
+    refused = []
+    running.sim.add_method("chat.postMessage", refuse_the_first_confirmation)
+    _, first = open_and_resolve(running, "Exports time out", text="Raised the export timeout")
+    running.sim.wait_for(lambda: "[Reopen]" in first.rendered and refused, message="the refused confirmation")
+    open_and_resolve(running, "Invoices vanish", text="Restored the invoices")
+    asked = confirmation(running)  # the second ticket's, the only one the customer sees
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_5)
+    running.sim.wait_for(lambda: "We recorded *5*" in asked.rendered, message="the thank-you")
+    running.settle()
+    assert "Restored the invoices" in asked.rendered and "Raised the export timeout" not in asked.rendered
+    assert [(r[0], r[1], r[3]) for r in responses(running)] == [(2, 1, 5)]
+
+
 def test_our_own_people_are_refused_and_nothing_is_recorded(running):
     open_and_resolve(running)
     asked = confirmation(running)
