@@ -140,6 +140,11 @@ def test_a_click_on_a_copy_outside_the_customers_channel_edits_nothing(running):
     running.wait_recorded(ACME, asked.ts)
     assert edits_in(running, SUPPORT) == edits_in(running, ACME) == []
     assert "Thank you" not in asked.rendered
+    # a copy in the customer's own channel, once the bot knows the confirmation's ts: not it either
+    copy = running.sim.post_as_user(BUYER, ACME, asked.text, blocks=asked.blocks)
+    assert running.driver.click(BUYER, ACME, copy, ActionId.CSAT_3).status == 200
+    running.settle()
+    assert edits_in(running, ACME) == [] and "Thank you" not in asked.rendered
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_5)  # the confirmation itself is thanked
     running.sim.wait_for(lambda: "We recorded *5*" in asked.rendered, message="the thank-you")
     running.settle()
