@@ -17,7 +17,7 @@ from bot.policy import load_policy
 from bot.simulator.methods import API_METHODS
 from bot.simulator.models import SlackApiFault
 from bot.simulator.queries import WAIT, scaled
-from tests.harness import AGENT, CHANNELS, MANAGER, SUPPORT, Harness
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, SUPPORT, Harness, with_level_setting
 
 ACME = "C0ACMECONNECT"
 BUYER, BUYER2 = "U0ACMEBUYER", "U0ACMEOPS"
@@ -216,6 +216,18 @@ def test_our_own_people_are_refused_and_nothing_is_recorded(running):
     assert "Thank you" not in asked.rendered
     with running.runtime.sessions() as session:
         assert not session.scalars(select(Alert).where(Alert.kind == "csat_low")).all()
+
+
+def test_someone_in_two_levels_is_told_both_in_the_refusal(database_url):
+    policy = with_level_setting("members", {"tier1": (AGENT, AGENT2, MANAGER)}, acme_policy())
+    with Harness(database_url, policy=policy) as running:
+        running.sim.add_channel(ACME, "acme-support")
+        open_and_resolve(running)
+        running.driver.click(MANAGER, ACME, confirmation(running).ts, ActionId.CSAT_5)
+        refusal = running.sim.wait_for(lambda: running.ephemeral_texts(MANAGER, ACME), message="the refusal")
+        assert "you are one of our people (Tier 1, Management), so your click" in refusal[0]
+        running.settle()
+        assert responses(running) == []
 
 
 def test_a_low_score_tells_the_resolving_level_and_management_once(running):
