@@ -340,6 +340,7 @@ def test_each_ticket_s_low_score_is_told(running):
     running.settle()
     alerted = [m.rendered for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
     assert [first_key in a for a in alerted] == [True, False] and second_key in alerted[1]
+    assert [(r[0], r[1], r[3]) for r in responses(running)] == [(1, 1, 2), (2, 1, 1)]  # each ticket its own score
 
 
 def test_a_score_may_be_changed_until_exactly_a_week_after_the_first_answer():
