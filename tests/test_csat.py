@@ -98,6 +98,10 @@ def test_the_confirmation_asks_and_a_customers_click_is_recorded_then_replaced(r
     assert "How satisfied are you" in asked.rendered  # the question and buttons stay while it may change
     running.settle()
     assert len(running.sim.messages(ACME)) == 2  # the acknowledgment and one confirmation
+    running.driver.command(AGENT, SUPPORT, f"status {key}")  # the ticket's history tells our people
+    status = running.sim.wait_for(lambda: running.ephemeral_texts(AGENT, SUPPORT), message="the status")[0]
+    assert "customer satisfaction: 4 of 5 (Satisfied)" in status
+    assert "customer satisfaction: 5 of 5 (Very satisfied)" in status
 
 
 def resolved_while_slack_answers_late(running):
