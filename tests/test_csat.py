@@ -61,6 +61,14 @@ def first_answered(running):
         return session.scalars(select(CsatResponse.first_answered_at)).one()
 
 
+def answered_events(running):
+    """The csat_answered events of the ticket's history: the audit record of each answer
+    (bot.importing writes an imported score's the same way)."""
+    with running.runtime.sessions() as session:
+        return [(e.actor_id, e.from_level, e.reason, e.detail) for e in session.scalars(
+            select(TicketEvent).where(TicketEvent.kind == "csat_answered").order_by(TicketEvent.id))]
+
+
 def responses(running):
     with running.runtime.sessions() as session:
         return [(r.ticket_id, r.resolution, r.level, r.score, r.responder_id, r.channel)
@@ -102,6 +110,9 @@ def test_the_confirmation_asks_and_a_customers_click_is_recorded_then_replaced(r
     status = running.sim.wait_for(lambda: running.ephemeral_texts(AGENT, SUPPORT), message="the status")[0]
     assert "customer satisfaction: 4 of 5 (Satisfied)" in status
     assert "customer satisfaction: 5 of 5 (Very satisfied)" in status
+    assert answered_events(running) == [
+        (BUYER, "tier1", "4 of 5 (Satisfied)", {"score": 4, "resolution": 1, "channel": "slack", "replaced": False}),
+        (BUYER2, "tier1", "5 of 5 (Very satisfied)", {"score": 5, "resolution": 1, "channel": "slack", "replaced": True})]
 
 
 def resolved_while_slack_answers_late(running):

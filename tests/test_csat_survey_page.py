@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.db import transaction
 from bot.ids import ActionId
-from bot.models import CsatResponse, utcnow
+from bot.models import CsatResponse, TicketEvent, utcnow
 from tests.harness import AGENT, CHANNELS, Harness
 
 PUBLIC = "https://escalator.example.com"
@@ -80,6 +80,12 @@ def test_get_shows_the_question_escaped_and_records_nothing_post_records(survey)
     assert status == 200 and responses(survey) == [(1, 1, 2, "web", "web")]
     status, html, _ = http("GET", page)
     assert "You answered 2" in html and 'class="chosen"' in html
+    with survey.runtime.sessions() as session:  # the audit record: no Slack user behind a web answer
+        events = [(e.actor_id, e.from_level, e.reason, e.detail) for e in session.scalars(
+            select(TicketEvent).where(TicketEvent.kind == "csat_answered").order_by(TicketEvent.id))]
+    assert events == [
+        (None, "tier1", "4 of 5 (Satisfied)", {"score": 4, "resolution": 1, "channel": "web", "replaced": False}),
+        (None, "tier1", "2 of 5 (Dissatisfied)", {"score": 2, "resolution": 1, "channel": "web", "replaced": True})]
 
 
 def test_the_page_shows_only_its_own_resolutions_answer(survey):
