@@ -75,6 +75,7 @@ def test_get_shows_the_question_escaped_and_records_nothing_post_records(survey)
 
     status, html, _ = http("POST", page, b"score=4")
     assert status == 200 and "Thank you!" in html and "<strong>4</strong> (Satisfied)" in html
+    assert f"We recorded your answer for <strong>{key}</strong>" in html
     assert responses(survey) == [(1, 1, 4, "web", "web")]
     status, html, _ = http("POST", page, b"score=2")  # changed within the week
     assert status == 200 and responses(survey) == [(1, 1, 2, "web", "web")]
