@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.db import transaction
+from bot.forms import EscalationRequest
 from bot.ids import ActionId
+from bot.messages import local_time
 from bot.models import Alert, CsatResponse, TicketEvent
 from bot.policy import load_policy
 from bot.simulator.methods import API_METHODS
 from bot.simulator.models import SlackApiFault
 from bot.simulator.queries import WAIT, scaled
-from tests.harness import AGENT, CHANNELS, MANAGER, SUPPORT, Harness
+from tests.harness import AGENT, AGENT2, CHANNELS, MANAGER, SUPPORT, Harness, with_level_setting
 
 ACME = "C0ACMECONNECT"
 BUYER, BUYER2 = "U0ACMEBUYER", "U0ACMEOPS"
@@ -54,6 +56,19 @@ def open_and_resolve(running, summary="Checkout fails with a 500", text="Rolled 
     return key, briefing
 
 
+def first_answered(running):
+    with running.runtime.sessions() as session:
+        return session.scalars(select(CsatResponse.first_answered_at)).one()
+
+
+def answered_events(running):
+    """The csat_answered events of the ticket's history: the audit record of each answer
+    (bot.importing writes an imported score's the same way)."""
+    with running.runtime.sessions() as session:
+        return [(e.actor_id, e.from_level, e.reason, e.detail) for e in session.scalars(
+            select(TicketEvent).where(TicketEvent.kind == "csat_answered").order_by(TicketEvent.id))]
+
+
 def responses(running):
     with running.runtime.sessions() as session:
         return [(r.ticket_id, r.resolution, r.level, r.score, r.responder_id, r.channel)
@@ -72,16 +87,32 @@ def test_the_confirmation_asks_and_a_customers_click_is_recorded_then_replaced(r
                                          if "is resolved" in t], message="the resolver's note")
     assert f"The customer is being told in <#{ACME}>" in told[0]
 
+    notification = asked.text
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
     running.sim.wait_for(lambda: "We recorded *4* (Satisfied)" in asked.rendered, message="the thank-you")
     assert responses(running) == [(1, 1, "tier1", 4, BUYER, "slack")]
+    until = local_time(first_answered(running) + timedelta(days=7), running.policy)
+    assert f"We recorded *4* (Satisfied). You can change it until {until}." in asked.rendered
 
+    with transaction(running.runtime.sessions) as session:  # the first answer was a day ago
+        session.execute(update(CsatResponse).values(first_answered_at=first_answered(running) - timedelta(days=1)))
     running.driver.click(BUYER2, ACME, asked.ts, ActionId.CSAT_5)  # a later click replaces it
     running.sim.wait_for(lambda: "We recorded *5* (Very satisfied)" in asked.rendered, message="the new thanks")
     assert responses(running) == [(1, 1, "tier1", 5, BUYER2, "slack")]
+    # the week runs from the first answer, however often it is changed
+    until = local_time(first_answered(running) + timedelta(days=7), running.policy)
+    assert f"We recorded *5* (Very satisfied). You can change it until {until}." in asked.rendered
+    assert asked.text == notification  # the notification text stays the question's
     assert "How satisfied are you" in asked.rendered  # the question and buttons stay while it may change
     running.settle()
     assert len(running.sim.messages(ACME)) == 2  # the acknowledgment and one confirmation
+    running.driver.command(AGENT, SUPPORT, f"status {key}")  # the ticket's history tells our people
+    status = running.sim.wait_for(lambda: running.ephemeral_texts(AGENT, SUPPORT), message="the status")[0]
+    assert "customer satisfaction: 4 of 5 (Satisfied)" in status
+    assert "customer satisfaction: 5 of 5 (Very satisfied)" in status
+    assert answered_events(running) == [
+        (BUYER, "tier1", "4 of 5 (Satisfied)", {"score": 4, "resolution": 1, "channel": "slack", "replaced": False}),
+        (BUYER2, "tier1", "5 of 5 (Very satisfied)", {"score": 5, "resolution": 1, "channel": "slack", "replaced": True})]
 
 
 def resolved_while_slack_answers_late(running):
@@ -124,6 +155,11 @@ def test_a_click_on_a_copy_outside_the_customers_channel_edits_nothing(running):
     running.wait_recorded(ACME, asked.ts)
     assert edits_in(running, SUPPORT) == edits_in(running, ACME) == []
     assert "Thank you" not in asked.rendered
+    # a copy in the customer's own channel, once the bot knows the confirmation's ts: not it either
+    copy = running.sim.post_as_user(BUYER, ACME, asked.text, blocks=asked.blocks)
+    assert running.driver.click(BUYER, ACME, copy, ActionId.CSAT_3).status == 200
+    running.settle()
+    assert edits_in(running, ACME) == [] and "Thank you" not in asked.rendered
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_5)  # the confirmation itself is thanked
     running.sim.wait_for(lambda: "We recorded *5*" in asked.rendered, message="the thank-you")
     running.settle()
@@ -159,19 +195,54 @@ def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier
     assert [(r[1], r[3]) for r in responses(running)] == [(2, 5)]
 
 
+def test_a_click_is_thanked_on_its_own_tickets_confirmation_when_another_tickets_never_went_out(running):
+    posted = getattr(running.sim, API_METHODS["chat.postMessage"])
+
+    def refuse_the_first_confirmation(params):
+        if params.get("channel") == ACME and "was resolved" in str(params) and not refused:
+            refused.append(params)
+            raise SlackApiFault("invalid_blocks")  # permanent: that row keeps no ts
+        return posted(params)
+
+    refused = []
+    running.sim.add_method("chat.postMessage", refuse_the_first_confirmation)
+    _, first = open_and_resolve(running, "Exports time out", text="Raised the export timeout")
+    running.sim.wait_for(lambda: "[Reopen]" in first.rendered and refused, message="the refused confirmation")
+    open_and_resolve(running, "Invoices vanish", text="Restored the invoices")
+    asked = confirmation(running)  # the second ticket's, the only one the customer sees
+    running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_5)
+    running.sim.wait_for(lambda: "We recorded *5*" in asked.rendered, message="the thank-you")
+    running.settle()
+    assert "Restored the invoices" in asked.rendered and "Raised the export timeout" not in asked.rendered
+    assert [(r[0], r[1], r[3]) for r in responses(running)] == [(2, 1, 5)]
+
+
 def test_our_own_people_are_refused_and_nothing_is_recorded(running):
     open_and_resolve(running)
     asked = confirmation(running)
-    for person in (AGENT, MANAGER):
+    for person, levels in ((AGENT, "Tier 1"), (MANAGER, "Management")):
         answer = running.driver.click(person, ACME, asked.ts, ActionId.CSAT_1)
         assert answer.status == 200
         refusal = running.sim.wait_for(lambda: running.ephemeral_texts(person, ACME), message="the refusal")
-        assert "This question is for the customer" in refusal[0] and "Nothing was recorded" in refusal[0]
+        assert refusal[0] == (f"This question is for the customer: you are one of our people ({levels}), "
+                              "so your click was not counted. Nothing was recorded.")
     running.settle()
     assert responses(running) == []
     assert "Thank you" not in asked.rendered
     with running.runtime.sessions() as session:
         assert not session.scalars(select(Alert).where(Alert.kind == "csat_low")).all()
+
+
+def test_someone_in_two_levels_is_told_both_in_the_refusal(database_url):
+    policy = with_level_setting("members", {"tier1": (AGENT, AGENT2, MANAGER)}, acme_policy())
+    with Harness(database_url, policy=policy) as running:
+        running.sim.add_channel(ACME, "acme-support")
+        open_and_resolve(running)
+        running.driver.click(MANAGER, ACME, confirmation(running).ts, ActionId.CSAT_5)
+        refusal = running.sim.wait_for(lambda: running.ephemeral_texts(MANAGER, ACME), message="the refusal")
+        assert "you are one of our people (Tier 1, Management), so your click" in refusal[0]
+        running.settle()
+        assert responses(running) == []
 
 
 def test_a_low_score_tells_the_resolving_level_and_management_once(running):
@@ -183,6 +254,8 @@ def test_a_low_score_tells_the_resolving_level_and_management_once(running):
                                             if "rated" in m.rendered], message="management's alert")
     assert f"<@{MANAGER}>" in alerted[0].rendered and "*2 of 5* (Dissatisfied)" in alerted[0].rendered
     assert "resolved by Tier 1" in alerted[0].rendered and "&lt;b&gt;vanish" in alerted[0].rendered
+    permalink = f"https://fake.slack.test/archives/{CHANNELS['tier1']}/p{briefing.ts.replace('.', '')}"
+    assert f"<{permalink}|{key} briefing>" in alerted[0].rendered  # management can open the thread
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)  # lower still: told once already
     running.sim.wait_for(lambda: "We recorded *1*" in asked.rendered, message="the changed score")
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
@@ -202,7 +275,7 @@ def test_a_high_score_tells_no_one(running):
 
 
 def test_after_seven_days_the_score_stands(running):
-    open_and_resolve(running)
+    key, _ = open_and_resolve(running)
     asked = confirmation(running)
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_4)
     running.settle()
@@ -211,7 +284,8 @@ def test_after_seven_days_the_score_stands(running):
         session.execute(update(CsatResponse).values(first_answered_at=first - timedelta(days=7, minutes=1)))
     running.driver.click(BUYER, ACME, asked.ts, ActionId.CSAT_1)
     refusal = running.sim.wait_for(lambda: running.ephemeral_texts(BUYER, ACME), message="the answer")
-    assert "can no longer be changed" in refusal[0]
+    given = local_time(first - timedelta(days=7, minutes=1), running.policy)
+    assert refusal[0] == f"The score for {key} (4 of 5) was given on {given} and can no longer be changed. Thank you!"
     assert responses(running)[0][3] == 4
 
 
@@ -234,3 +308,63 @@ def test_reopened_and_resolved_again_is_a_new_resolution_asked_again(running):
     with running.runtime.sessions() as session:
         kinds = session.scalars(select(TicketEvent.kind).where(TicketEvent.kind == "csat_answered")).all()
     assert len(kinds) == 2
+
+
+def test_a_low_score_for_managements_own_resolution_is_told_once_in_its_thread(running):
+    key = running.new_ticket(Summary="Refund dispute", Customer="ACME GmbH")
+    running.briefing(key)
+    running.runtime.desk.escalate(int(key.split("-")[1]), EscalationRequest("management", "business_risk", "Churn"),
+                                  AGENT)
+    briefing = running.briefing(key, "management")
+    resolve(running, briefing, user=MANAGER)
+    running.driver.click(BUYER, ACME, confirmation(running).ts, ActionId.CSAT_1)
+    running.wait_thread(briefing, "rated")
+    running.settle()
+    assert len([t for t in running.thread_texts(briefing) if "resolved by Management" in t]) == 1
+    # the thread is in management's channel already: no second post there
+    assert not [m for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
+
+
+def test_a_score_for_an_earlier_resolution_goes_to_the_level_that_resolved_it(running):
+    key, tier1 = open_and_resolve(running)
+    first = confirmation(running)
+    running.sim.wait_for(lambda: "[Reopen]" in tier1.rendered, message="the resolved briefing")
+    running.driver.click(AGENT, CHANNELS["tier1"], tier1.ts, ActionId.REOPEN)
+    running.sim.wait_for(lambda: "[Resolve]" in tier1.rendered, message="the reopened briefing")
+    running.runtime.desk.escalate(int(key.split("-")[1]), EscalationRequest("tier2", "complexity", "Needs logs"),
+                                  AGENT)
+    tier2 = running.briefing(key, "tier2")
+    running.driver.click(BUYER, ACME, first.ts, ActionId.CSAT_2)  # the first resolution, now the ticket is at Tier 2
+    running.wait_thread(tier1, "rated")
+    alerted = running.sim.wait_for(lambda: [m for m in running.sim.messages(CHANNELS["management"])
+                                            if "rated" in m.rendered], message="management's alert")
+    assert "resolved by Tier 1" in alerted[0].rendered
+    running.settle()
+    assert not [t for t in running.thread_texts(tier2) if "rated" in t]
+    assert [(r[1], r[2], r[3]) for r in responses(running)] == [(1, "tier1", 2)]
+
+
+def test_each_ticket_s_low_score_is_told(running):
+    """Told once per resolution of *each* ticket: another ticket's low score is no repeat."""
+    first_key, first = open_and_resolve(running, "Exports time out")
+    running.driver.click(BUYER, ACME, confirmation(running, 1).ts, ActionId.CSAT_2)
+    running.wait_thread(first, "rated")
+    second_key, second = open_and_resolve(running, "Invoices vanish")
+    running.driver.click(BUYER, ACME, confirmation(running, 2).ts, ActionId.CSAT_1)
+    running.wait_thread(second, "rated")
+    running.settle()
+    alerted = [m.rendered for m in running.sim.messages(CHANNELS["management"]) if "rated" in m.rendered]
+    assert [first_key in a for a in alerted] == [True, False] and second_key in alerted[1]
+    assert [(r[0], r[1], r[3]) for r in responses(running)] == [(1, 1, 2), (2, 1, 1)]  # each ticket its own score
+
+
+def test_a_score_may_be_changed_until_exactly_a_week_after_the_first_answer():
+    """The thank-you's "You can change it until <first answer + 7 days>": that moment is still in."""
+    from datetime import datetime, timezone
+
+    from bot.quality.csat import Csat
+    first = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    answered = CsatResponse(first_answered_at=first)
+    assert Csat.changeable(None, first)
+    assert Csat.changeable(answered, first + timedelta(days=7))
+    assert not Csat.changeable(answered, first + timedelta(days=7, microseconds=1))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.db import transaction
 from bot.ids import ActionId
-from bot.models import CsatResponse, utcnow
+from bot.models import CsatResponse, TicketEvent, utcnow
 from tests.harness import AGENT, CHANNELS, Harness
 
 PUBLIC = "https://escalator.example.com"
@@ -38,14 +38,16 @@ def responses(running):
                 for r in session.scalars(select(CsatResponse))]
 
 
-def resolved_with_draft(running, summary=HOSTILE):
-    """Open and resolve a ticket for a customer without a channel; the survey URL from the draft."""
-    key = running.new_ticket(Summary=summary, Customer="Globex")
+def resolved_with_draft(running, summary=HOSTILE, key=None):
+    """Open and resolve a ticket for a customer without a channel (or resolve the reopened
+    ticket key again); the survey URL from the draft."""
+    key = key or running.new_ticket(Summary=summary, Customer="Globex")
     briefing = running.briefing(key)
+    drafts = len([t for t in running.ephemeral_texts(AGENT, CHANNELS["tier1"]) if "is resolved" in t])
     modal = running.modal_from(AGENT, briefing, ActionId.RESOLVE)
     running.driver.submit_view(AGENT, modal.id, {"Resolution": "Restarted the exporter", "Root cause": "Bug"})
     draft = running.sim.wait_for(lambda: [t for t in running.ephemeral_texts(AGENT, CHANNELS["tier1"])
-                                          if "is resolved" in t], message="the resolver's draft")[0]
+                                          if "is resolved" in t][drafts:], message="the resolver's draft")[0]
     assert "*Tell the customer* (ready to copy)" in draft and "Restarted the exporter" in draft
     assert f"How satisfied are you with how we handled {key}?" in draft
     url = re.search(r"https://escalator\.example\.com/csat/(\S+)", draft)
@@ -73,11 +75,36 @@ def test_get_shows_the_question_escaped_and_records_nothing_post_records(survey)
 
     status, html, _ = http("POST", page, b"score=4")
     assert status == 200 and "Thank you!" in html and "<strong>4</strong> (Satisfied)" in html
+    assert f"We recorded your answer for <strong>{key}</strong>" in html
     assert responses(survey) == [(1, 1, 4, "web", "web")]
     status, html, _ = http("POST", page, b"score=2")  # changed within the week
     assert status == 200 and responses(survey) == [(1, 1, 2, "web", "web")]
     status, html, _ = http("GET", page)
     assert "You answered 2" in html and 'class="chosen"' in html
+    with survey.runtime.sessions() as session:  # the audit record: no Slack user behind a web answer
+        events = [(e.actor_id, e.from_level, e.reason, e.detail) for e in session.scalars(
+            select(TicketEvent).where(TicketEvent.kind == "csat_answered").order_by(TicketEvent.id))]
+    assert events == [
+        (None, "tier1", "4 of 5 (Satisfied)", {"score": 4, "resolution": 1, "channel": "web", "replaced": False}),
+        (None, "tier1", "2 of 5 (Dissatisfied)", {"score": 2, "resolution": 1, "channel": "web", "replaced": True})]
+
+
+def test_the_page_shows_only_its_own_resolutions_answer(survey):
+    """Another ticket's answer, or this ticket's answer to an earlier resolution, is not
+    shown as if it were this one's."""
+    _, first = resolved_with_draft(survey, "Exports time out")
+    http("POST", f"{survey.server.url}/csat/{first}", b"score=2")
+    other_key, other = resolved_with_draft(survey, "Invoices vanish")
+    status, html, _ = http("GET", f"{survey.server.url}/csat/{other}")
+    assert status == 200 and other_key in html and "You answered" not in html and 'class="chosen"' not in html
+    briefing = survey.briefing("ESC-1")
+    survey.sim.wait_for(lambda: "[Reopen]" in briefing.rendered, message="the resolved briefing")
+    survey.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
+    survey.sim.wait_for(lambda: "[Resolve]" in briefing.rendered, message="the reopened briefing")
+    _, again = resolved_with_draft(survey, key="ESC-1")
+    assert again.startswith("1-2-")  # ESC-1's second resolution
+    status, html, _ = http("GET", f"{survey.server.url}/csat/{again}")
+    assert status == 200 and "You answered" not in html and 'class="chosen"' not in html
 
 
 @pytest.mark.parametrize("score", [b"score=0", b"score=6", b"score=four", b"", b"score=1&score=5", b"\xff\xfe"])

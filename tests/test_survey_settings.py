@@ -55,3 +55,12 @@ def test_a_token_names_its_ticket_and_resolution_and_lives_30_days():
     for altered in (f"13-{resolution}-{issued}-{signature}", f"{ticket}-3-{issued}-{signature}",
                     f"{ticket}-{resolution}-{issued}0-{signature}", f"0{token}", token + "A", token.upper()):
         assert links.read(altered, NOW) is None, altered
+
+
+def test_a_token_is_good_to_the_end_of_its_30th_day_and_from_5_minutes_ahead_of_our_clock():
+    """The edges of the rule: issued exactly 30 days ago is still good (expired means *more*
+    than 30 days); another server's clock up to 5 minutes ahead of ours is allowed, not more."""
+    links = SurveyLinks("https://esc.example.com", SECRET)
+    assert links.read(links.token(12, 2, NOW), NOW + timedelta(days=30)) is not None
+    assert links.read(links.token(12, 2, NOW + timedelta(minutes=5)), NOW) is not None
+    assert links.read(links.token(12, 2, NOW + timedelta(minutes=5, seconds=1)), NOW) is None
