@@ -4,6 +4,10 @@ Each operation is one transaction that changes the ticket, appends its event and
 records every Slack message it owes in the outbox, so they happen together or
 not at all. Rows are locked (`SELECT … FOR UPDATE` on PostgreSQL, the write lock
 on SQLite) so two people acting at once get one consistent outcome.
+
+The checks of who may act and when (authorize, may_act, require_active,
+require_unchanged, the escalation choices) are bot.desk_checks: the desk inherits
+them and makes them on the locked row before it changes anything.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from bot.briefings import TicketMessages
 from bot.capacity import CapacityWatch
 from bot.customer import CustomerUpdates
 from bot.db import transaction
-from bot.errors import Conflict, NotAllowed, TicketNotFound
+from bot.desk_checks import DeskChecks
+from bot.errors import Conflict, TicketNotFound
 from bot.forms import EscalationRequest, NewTicket, Resolution
 from bot.matrix import climb, explain
 from bot.models import SlackMessage, Ticket, TicketEvent, TicketNote, TicketPause, TicketStatus, utcnow
@@ -37,10 +42,9 @@ def parse_key(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-class EscalationDesk:
+class EscalationDesk(DeskChecks):
     def __init__(self, sessions: sessionmaker[Session], policy: Policy):
-        self.sessions = sessions
-        self.policy = policy
+        super().__init__(sessions, policy)
         self.slack = TicketMessages(policy)
         self.clocks = ClockBook(policy)
         self.capacity = CapacityWatch(policy)
@@ -77,19 +81,6 @@ class EscalationDesk:
         with self.sessions() as session:
             briefing = self.slack.current_briefing(session, ticket)
             return briefing.permalink if briefing else None
-
-    def authorize(self, ticket: Ticket, user_id: str, action: str, *, requester_may: bool = False) -> None:
-        """Members of the ticket's level and managers may act on it."""
-        if self.may_act(ticket, user_id):
-            return
-        if requester_may and ticket.requester_id == user_id:
-            return
-        people = self.policy.members_of(ticket.level)
-        members = ", ".join(f"<@{m}>" for m in people) if people else "its members"
-        who = f"{escape_mrkdwn(self.policy.level_name(ticket.level))} ({members})"
-        # the note names everyone who can, the agent who opened the ticket too where they may
-        who += f", management or <@{ticket.requester_id}> (who opened it)" if requester_may else " or management"
-        raise NotAllowed(f"Only {who} can {action} {ticket.key}.")
 
     # --- opening --------------------------------------------------------------
     def open_ticket(self, form: NewTicket, *, requester_id: str, source_channel: str | None = None,
@@ -347,28 +338,7 @@ class EscalationDesk:
         if told_in:
             history.append(session, ticket, "customer_notified", None, reason=f"update in {told_in}")
 
-    def escalation_choices(self, ticket: Ticket) -> tuple[str | None, str]:
-        """The matrix's suggestion for the escalate modal; refused at the top of the ladder."""
-        suggestion = self.suggestion(ticket)
-        if not self.policy.escalation_targets(ticket.level, suggestion[0]):
-            raise Conflict(f"{ticket.key} is with {escape_mrkdwn(self.policy.level_name(ticket.level))}, the top of "
-                           "the ladder: there is no level above to escalate to.")
-        return suggestion
-
-    def suggestion(self, ticket: Ticket) -> tuple[str | None, str]:
-        """The level the criteria matrix suggests above the current one, and why."""
-        level, fired = climb(self.policy.criteria, ticket, ticket.level)
-        if level == ticket.level:
-            return None, ""
-        return level, explain(fired, self.policy.level_name)
-
     # --- helpers --------------------------------------------------------------
-    def may_act(self, ticket: Ticket, user_id: str) -> bool:
-        return self._may_act_at(ticket.level, user_id)
-
-    def _may_act_at(self, level: str, user_id: str) -> bool:
-        return self.policy.is_member(level, user_id) or self.policy.is_member("management", user_id)
-
     def lock(self, session: Session, ticket_id: int) -> Ticket:
         return self._lock(session, ticket_id)
 
@@ -400,32 +370,6 @@ class EscalationDesk:
         for pause in session.scalars(select(TicketPause).where(TicketPause.ticket_id == ticket.id,
                                                                TicketPause.ended_at.is_(None))):
             pause.ended_at = now
-
-    def require_active(self, ticket: Ticket, verb: str) -> None:
-        if ticket.is_active:
-            return
-        resolved = next((e for e in reversed(ticket.events) if e.kind == "resolved"), None)
-        by = f" by <@{resolved.actor_id}> ({messages.local_time(resolved.at, self.policy)})" if resolved else ""
-        raise Conflict(f"{ticket.key} was resolved{by}, so it can't be {verb}. Nothing changed; "
-                       "reopen it from its briefing if it needs more work.")
-
-    def require_current(self, ticket: Ticket, seen_cycle: int | None, verb: str) -> None:
-        """require_active and require_unchanged before a form is judged (outside a write)."""
-        self.require_active(ticket, verb)  # a ticket from find(): its events are loaded
-        with self.sessions() as session:
-            self.require_unchanged(session, ticket, seen_cycle)
-
-    def require_unchanged(self, session: Session, ticket: Ticket, seen_cycle: int | None) -> None:
-        """A modal opened during one stay of the ticket at a level is stale once the
-        ticket has moved or been reopened: the person is told what happened instead."""
-        if seen_cycle is None or seen_cycle == ticket.cycle:
-            return
-        moved = session.scalars(select(TicketEvent).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("escalated", "deescalated", "reopened")))
-            .order_by(TicketEvent.id.desc())).first()
-        what = f": {messages.describe_event(moved, self.policy)}" if moved else ""
-        raise Conflict(f"{ticket.key} changed while you had this open{what}. Nothing changed; it is now at "
-                       f"{escape_mrkdwn(self.policy.level_name(ticket.level))}, so act on its briefing there.")
 
     def tell_leaders(self, session: Session, ticket: Ticket, briefing: MessageRef | None,
                      management: dict[str, str] | None = None) -> None:

@@ -1,6 +1,7 @@
-"""Who may act on a ticket (EscalationDesk.authorize / may_act): the ticket's level and
-management; the requester only where the action allows it; and the refusal names who
-may, escaped for Slack. The escalate modal's suggestion and its refusal at the top."""
+"""Who may act on a ticket (bot.desk_checks, which EscalationDesk inherits: authorize /
+may_act): the ticket's level and management; the requester only where the action allows
+it; and the refusal names who may, escaped for Slack. The escalate modal's suggestion and
+its refusal at the top."""
 from __future__ import annotations
 
 from dataclasses import replace
