@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import messages
 from bot.errors import Conflict, NotAllowed
 from bot.matrix import climb, explain
-from bot.models import Ticket, TicketEvent
+from bot.models import Ticket, TicketEvent, TicketStatus
 from bot.policy import Policy
 from bot.rendering import escape_mrkdwn
 
@@ -53,6 +53,7 @@ class DeskChecks:
     # --- where to -----------------------------------------------------------------
     def escalation_choices(self, ticket: Ticket) -> tuple[str | None, str]:
         """The matrix's suggestion for the escalate modal; refused at the top of the ladder."""
+        self.require_active(ticket, "escalated")  # before a form is filled in for nothing
         suggestion = self.suggestion(ticket)
         if not self.policy.escalation_targets(ticket.level, suggestion[0]):
             raise Conflict(f"{ticket.key} is with {escape_mrkdwn(self.policy.level_name(ticket.level))}, the top of "
@@ -70,6 +71,13 @@ class DeskChecks:
     def require_active(self, ticket: Ticket, verb: str) -> None:
         if ticket.is_active:
             return
+        if ticket.imported:  # `escalator import` history: no briefing, nobody worked it here
+            source = next((e.detail.get("imported") for e in ticket.events if (e.detail or {}).get("imported")),
+                          "a helpdesk")
+            state = "resolved" if ticket.status == TicketStatus.RESOLVED else "still open"
+            raise Conflict(f"{ticket.key} is history imported from {escape_mrkdwn(source)} ({state} there), so it "
+                           f"can't be {verb} here. Nothing changed; `/escalate` opens a new escalation if it "
+                           "needs work.")
         resolved = next((e for e in reversed(ticket.events) if e.kind == "resolved"), None)
         by = f" by <@{resolved.actor_id}> ({messages.local_time(resolved.at, self.policy)})" if resolved else ""
         raise Conflict(f"{ticket.key} was resolved{by}, so it can't be {verb}. Nothing changed; "

@@ -26,8 +26,8 @@ def register(app, runtime: Runtime) -> None:
                               view=messages.new_escalation_modal(policy, ActionContext(channel=channel)))
         elif command.kind == "escalate":
             ticket = desk.find(command.key)
+            choices = desk.escalation_choices(ticket)  # a resolved ticket is refused as such, whoever asks
             desk.authorize(ticket, user, "escalate", requester_may=True)
-            choices = desk.escalation_choices(ticket)
             ack()
             client.views_open(trigger_id=body["trigger_id"], view=messages.escalate_modal(
                 ticket, policy, ActionContext.modal_on(ticket, channel), choices))
