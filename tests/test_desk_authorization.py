@@ -24,7 +24,7 @@ def desk(policy=None) -> EscalationDesk:
 
 def ticket(level="tier1", **facts) -> Ticket:
     return Ticket(id=7, level=level, requester_id=REQUESTER, severity="P3", impact=facts.pop("impact", "one_user"),
-                  complexity=facts.pop("complexity", "known_issue"), **facts)
+                  complexity=facts.pop("complexity", "known_issue"), status="open", imported=False, **facts)
 
 
 @pytest.mark.parametrize("level, allowed, refused", [
