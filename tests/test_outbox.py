@@ -8,13 +8,16 @@ far beyond their waits, so a message that only goes out at the next poll counts 
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
+
+import pytest
 
 from bot import outbox
 from bot.db import transaction
-from bot.forms import Resolution, parse_new_ticket
+from bot.forms import EscalationRequest, Resolution, parse_new_ticket
 from bot.simulator.queries import scaled
-from tests.harness import AGENT, CHANNELS, FAST_DELIVERY, Harness
+from tests.harness import AGENT, CHANNELS, FAST_DELIVERY, SPECIALIST, Harness
 
 SLOW_POLL = dataclasses.replace(FAST_DELIVERY, poll_interval=60.0)
 PROMPT = 5.0  # seconds (times ESCALATOR_TEST_WAIT_SCALE): far less than a poll
@@ -75,3 +78,112 @@ def test_a_change_made_while_its_briefing_update_is_being_sent_gets_its_own(data
         assert len(briefing_updates(h)) == 2
         [briefing] = h.sim.messages(CHANNELS["tier1"])
         assert "*Resolved " in briefing.rendered and "[Reopen]" in briefing.rendered, briefing.rendered
+
+
+def test_a_reopened_ticket_keeps_its_briefing_and_the_link_to_its_earlier_thread(database_url):
+    """Reopening refreshes the briefing at the level the ticket reached (looking for the
+    briefing before it); it still links to the earlier level's thread."""
+    with Harness(database_url, start_worker=False) as h:
+        desk, worker = h.runtime.desk, h.runtime.worker
+        ticket = desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
+                                  requester_id=AGENT)
+        desk.escalate(ticket.id, EscalationRequest("tier2", "complexity", "needs a specialist"), AGENT)
+        assert worker.drain(timeout=scaled(10))
+        [earlier] = h.sim.messages(CHANNELS["tier1"])
+        permalink = f"<https://fake.slack.test/archives/{CHANNELS['tier1']}/p{earlier.ts.replace('.', '')}|earlier thread>"
+        assert permalink in json.dumps(h.sim.messages(CHANNELS["tier2"])[0].blocks)
+
+        desk.resolve(ticket.id, resolution(), SPECIALIST)
+        desk.reopen(ticket.id, SPECIALIST)
+        assert worker.drain(timeout=scaled(10))
+
+        [briefing] = h.sim.messages(CHANNELS["tier2"])
+        assert briefing.edited and "[Acknowledge]" in briefing.rendered, briefing.rendered
+        assert permalink in json.dumps(briefing.blocks)
+        assert outbox.LINK_PLACEHOLDER not in json.dumps(briefing.blocks)
+
+
+def test_a_ticket_reopened_at_its_only_level_gets_its_briefing_refreshed(database_url):
+    with Harness(database_url, start_worker=False) as h:
+        desk, worker = h.runtime.desk, h.runtime.worker
+        ticket = desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
+                                  requester_id=AGENT)
+        desk.resolve(ticket.id, resolution(), AGENT)
+        assert worker.drain(timeout=scaled(10))
+        assert "[Reopen]" in h.sim.messages(CHANNELS["tier1"])[0].rendered
+
+        desk.reopen(ticket.id, AGENT)
+        assert worker.drain(timeout=scaled(10))
+
+        [briefing] = h.sim.messages(CHANNELS["tier1"])
+        assert "[Acknowledge]" in briefing.rendered and "[Reopen]" not in briefing.rendered, briefing.rendered
+        assert h.thread_texts(briefing)[-1] == f"Reopened by <@{AGENT}>. SLA clocks start again."
+
+
+def test_an_edit_owed_with_a_link_shows_the_linked_message_permalink(database_url):
+    with Harness(database_url, start_worker=False) as h:
+        with transaction(h.runtime.sessions) as session:
+            root = outbox.post(session, channel=CHANNELS["tier1"], payload={"text": "v1"}, role="note")
+            target = outbox.post(session, channel=CHANNELS["tier2"], payload={"text": "moved here"}, role="note")
+            outbox.update(session, message=root, payload={"text": f"v2: {outbox.LINK_PLACEHOLDER}see there>"},
+                          link_to=target)
+        assert h.runtime.worker.drain(timeout=scaled(10))
+
+        [there] = h.sim.messages(CHANNELS["tier2"])
+        [edited] = h.sim.messages(CHANNELS["tier1"])
+        assert edited.text == f"v2: <https://fake.slack.test/archives/{CHANNELS['tier2']}/p{there.ts.replace('.', '')}|see there>"
+
+
+def _owe_alone(h: Harness, kind: str, message) -> None:
+    """Commit a transaction that owes only one row of `kind`."""
+    with transaction(h.runtime.sessions) as session:
+        if kind == "update":
+            outbox.update(session, message=message, payload={"text": "edited"})
+        elif kind == "home":
+            outbox.publish_homes(session, [AGENT])
+        else:
+            outbox.share_files(session, channel=CHANNELS["tier1"], initial_comment="Charts",
+                               files=[outbox.FileToShare("a.png", "A", b"\x89PNG a")])
+
+
+@pytest.mark.parametrize("kind", ["update", "home", "files"])
+def test_a_commit_owing_only_an_edit_a_home_or_files_wakes_the_worker(database_url, kind):
+    with Harness(database_url, delivery=SLOW_POLL) as h:
+        with transaction(h.runtime.sessions) as session:
+            message = outbox.post(session, channel=CHANNELS["tier1"], payload={"text": "first"}, role="note")
+        [posted] = h.sim.wait_for(lambda: h.sim.messages(CHANNELS["tier1"]), timeout=PROMPT, message="the post")
+        h.settle(timeout=PROMPT)  # recorded, and the worker asleep again
+        homes = len(h.sim.calls_to("views.publish"))
+
+        _owe_alone(h, kind, message)
+
+        if kind == "update":
+            h.sim.wait_for(lambda: posted.text == "edited", timeout=PROMPT, message="the edit")
+        elif kind == "home":
+            h.sim.wait_for(lambda: len(h.sim.calls_to("views.publish")) > homes, timeout=PROMPT,
+                           message="the Home")
+        else:
+            h.sim.wait_for(lambda: h.sim.shared_files(CHANNELS["tier1"]), timeout=PROMPT, message="the files")
+
+
+def test_files_shared_in_a_thread_follow_the_replies_owed_before_them(database_url):
+    """A reply that has to be retried holds back the files owed after it in its thread;
+    the files keep their alt text."""
+    with Harness(database_url, start_worker=False) as h:
+        worker = h.runtime.worker
+        with transaction(h.runtime.sessions) as session:
+            root = outbox.post(session, channel=CHANNELS["tier1"], payload={"text": "the review"}, role="note")
+        assert worker.drain(timeout=scaled(10))
+        h.sim.fail_next("chat.postMessage", error="internal_error")  # the reply is retried
+        with transaction(h.runtime.sessions) as session:
+            outbox.post(session, channel=CHANNELS["tier1"], payload={"text": "first the figures"}, role="note",
+                        thread=root)
+            outbox.share_files(session, channel=CHANNELS["tier1"], thread=root, initial_comment="then the charts",
+                               files=[outbox.FileToShare("a.png", "Volume", b"\x89PNG a", alt_text="Volume by week")])
+        assert worker.drain(timeout=scaled(10))
+
+        [review] = h.sim.messages(CHANNELS["tier1"])
+        thread = h.sim.replies(CHANNELS["tier1"], review.ts)
+        assert [bool(reply.files) for reply in thread] == [False, True], [reply.rendered for reply in thread]
+        assert thread[0].text == "first the figures"
+        assert [(f.title, f.alt_txt) for f in h.sim.shared_files(CHANNELS["tier1"])] == [("Volume", "Volume by week")]
