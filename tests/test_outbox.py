@@ -16,6 +16,7 @@ import pytest
 from bot import outbox
 from bot.db import transaction
 from bot.forms import EscalationRequest, Resolution, parse_new_ticket
+from bot.models import Ticket
 from bot.simulator.queries import scaled
 from tests.harness import AGENT, CHANNELS, FAST_DELIVERY, SPECIALIST, Harness
 
@@ -28,6 +29,10 @@ def test_a_new_escalation_reaches_slack_at_once_not_at_the_next_poll(database_ur
         key = h.new_ticket(AGENT, Summary="Checkout fails with a 500")
         briefing = h.briefing(key, timeout=PROMPT)
         assert briefing.channel == CHANNELS["tier1"]
+
+
+def texts(messages) -> list[str]:
+    return [m.text for m in messages]
 
 
 def resolution() -> Resolution:
@@ -187,3 +192,28 @@ def test_files_shared_in_a_thread_follow_the_replies_owed_before_them(database_u
         assert [bool(reply.files) for reply in thread] == [False, True], [reply.rendered for reply in thread]
         assert thread[0].text == "first the figures"
         assert [(f.title, f.alt_txt) for f in h.sim.shared_files(CHANNELS["tier1"])] == [("Volume", "Volume by week")]
+
+
+def test_plain_edits_owed_with_rendered_ones_are_each_sent(database_url):
+    """Only an edit rendered when sent may stand for a later one; a plain edit owed in the
+    same call after a rendered one is its own row, even with an earlier edit still waiting."""
+    with Harness(database_url, start_worker=False) as h:
+        desk, worker = h.runtime.desk, h.runtime.worker
+        ticket = desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
+                                  requester_id=AGENT)
+        with transaction(h.runtime.sessions) as session:
+            note = outbox.post(session, channel=CHANNELS["tier2"], payload={"text": "v1"}, role="note")
+        assert worker.drain(timeout=scaled(10))
+        with transaction(h.runtime.sessions) as session:
+            outbox.update(session, message=note, payload={"text": "v2"})
+        with transaction(h.runtime.sessions) as session:
+            briefing = desk.slack.current_briefing(session, session.get(Ticket, ticket.id))
+            outbox.update_all(session, [
+                outbox.Update(briefing, {"render": "briefing", "ticket_id": ticket.id, "message_id": briefing.id},
+                              ticket_id=ticket.id),
+                outbox.Update(note, {"text": "v3"})])
+        assert worker.drain(timeout=scaled(10))
+
+        assert [c.params.get("text") for c in h.sim.calls_to("chat.update")
+                if c.params.get("channel") == CHANNELS["tier2"]] == ["v2", "v3"]
+        assert texts(h.sim.messages(CHANNELS["tier2"])) == ["v3"]
