@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 
 import pytest
@@ -217,3 +218,18 @@ def test_plain_edits_owed_with_rendered_ones_are_each_sent(database_url):
         assert [c.params.get("text") for c in h.sim.calls_to("chat.update")
                 if c.params.get("channel") == CHANNELS["tier2"]] == ["v2", "v3"]
         assert texts(h.sim.messages(CHANNELS["tier2"])) == ["v3"]
+
+
+def test_files_that_cannot_be_shared_are_logged_with_their_ticket(database_url, caplog):
+    with Harness(database_url, start_worker=False) as h:
+        ticket = h.runtime.desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
+                                            requester_id=AGENT)
+        h.sim.add_channel("C0GONE", "gone")
+        h.sim.set_archived("C0GONE")
+        with transaction(h.runtime.sessions) as session:
+            outbox.share_files(session, channel="C0GONE", initial_comment="Charts", ticket_id=ticket.id,
+                               files=[outbox.FileToShare("a.png", "A", b"\x89PNG a")])
+        with caplog.at_level(logging.ERROR, logger="escalator.delivery"):
+            assert h.runtime.worker.drain(timeout=scaled(10))
+        assert any(f"ESC-{ticket.id}" in r.getMessage() and "C0GONE" in r.getMessage()
+                   for r in caplog.records if r.levelno >= logging.ERROR), caplog.text
