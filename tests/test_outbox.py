@@ -233,3 +233,25 @@ def test_files_that_cannot_be_shared_are_logged_with_their_ticket(database_url, 
             assert h.runtime.worker.drain(timeout=scaled(10))
         assert any(f"ESC-{ticket.id}" in r.getMessage() and "C0GONE" in r.getMessage()
                    for r in caplog.records if r.levelno >= logging.ERROR), caplog.text
+
+
+def test_a_message_for_an_idle_channel_is_not_held_up_by_a_slow_send_elsewhere(database_url):
+    """Commits come in bursts: the worker gathers the channels of every commit in a burst.
+    A burst owing one idle channel and one that is sending (its rows can't be claimed yet)
+    must still wake the worker for the idle one."""
+    with Harness(database_url, delivery=SLOW_POLL) as h:
+        h.sim.add_channel("C0SLOW", "slow")
+        h.sim.add_channel("C0IDLE", "idle")
+        slow = h.sim.answer_late("chat.postMessage", seconds=scaled(6), channel="C0SLOW")
+        with transaction(h.runtime.sessions) as session:
+            outbox.post(session, channel="C0SLOW", payload={"text": "slow 1"}, role="note")
+        assert slow.took_effect.wait(scaled(PROMPT))  # C0SLOW is sending now
+        with transaction(h.runtime.sessions) as session:
+            outbox.post(session, channel="C0IDLE", payload={"text": "idle"}, role="note")
+        with transaction(h.runtime.sessions) as session:  # within the worker's 0.1 s gathering
+            outbox.post(session, channel="C0SLOW", payload={"text": "slow 2"}, role="note")
+
+        h.sim.wait_for(lambda: h.sim.messages("C0IDLE"), timeout=PROMPT, message="the idle channel's message")
+        assert slow.answered == 0, "the idle channel's message waited for the slow send to finish"
+        h.settle(timeout=PROMPT * 3)
+        assert texts(h.sim.messages("C0SLOW")) == ["slow 1", "slow 2"]
