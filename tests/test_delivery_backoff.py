@@ -6,6 +6,7 @@ delays an alert."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 from sqlalchemy import update
@@ -46,20 +47,30 @@ def fail(h: Harness, row_id: int, failure: SlackFailure, attempts: int | None = 
     return (row.not_before - before).total_seconds(), row
 
 
+def logged(caplog) -> list[tuple[int, str]]:
+    """What the failure's record told the operator (the delivery logger's lines)."""
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "escalator.delivery"]
+
+
 @pytest.mark.parametrize("attempts, backoff", [(1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (6, 30.0), (40, 30.0)])
-def test_a_server_error_is_retried_after_a_backoff_doubling_per_attempt(claimed, attempts, backoff):
+def test_a_server_error_is_retried_after_a_backoff_doubling_per_attempt(claimed, attempts, backoff, caplog):
     h, row_id = claimed
-    wait, row = fail(h, row_id, SlackFailure(FailureKind.SERVER_ERROR, "internal_error"), attempts)
+    with caplog.at_level(logging.INFO, logger="escalator.delivery"):
+        wait, row = fail(h, row_id, SlackFailure(FailureKind.SERVER_ERROR, "internal_error"), attempts)
     assert 0.8 * backoff - 0.05 <= wait <= backoff + 0.05, f"retry in {wait:.2f}s, not {0.8 * backoff}–{backoff}s"
     assert row.status == OutboxStatus.PENDING and row.lease_until is None and row.attempts == attempts
     assert row.last_error == "Slack server error (internal_error)"
+    assert logged(caplog) == [(logging.WARNING, f"outbox: Slack server error (internal_error) delivering row "
+                                                f"{row_id} to C0RETRY; retry in {backoff:.0f}s")]
 
 
 @pytest.mark.parametrize("retry_after, wait", [(3.0, 3.0), (None, 1.0)])
-def test_a_429_paces_the_channel_for_retry_after_and_costs_no_attempt(claimed, retry_after, wait):
+def test_a_429_paces_the_channel_for_retry_after_and_costs_no_attempt(claimed, retry_after, wait, caplog):
     h, row_id = claimed
     before = utcnow()
-    _, row = fail(h, row_id, SlackFailure(FailureKind.RATE_LIMITED, "ratelimited", retry_after=retry_after))
+    with caplog.at_level(logging.INFO, logger="escalator.delivery"):
+        _, row = fail(h, row_id, SlackFailure(FailureKind.RATE_LIMITED, "ratelimited", retry_after=retry_after))
+    assert logged(caplog) == [(logging.INFO, f"outbox: rate limited on C0RETRY; waiting {retry_after}s")]
     assert row.attempts == 0 and row.status == OutboxStatus.PENDING and row.lease_until is None
     with h.runtime.sessions() as session:
         opens = session.get(ChannelPacing, "C0RETRY").not_before
