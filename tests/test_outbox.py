@@ -1,6 +1,8 @@
 """What bot.outbox records decides what people see in Slack: a commit that owes messages
-wakes the worker at once, rows owed together keep their identities, and edits, Home
-refreshes and files owed are each delivered as owed.
+wakes the worker at once (also in a burst while another channel is sending); an edit
+rendered when sent stands for later ones, but never for a change made while it is in
+flight, nor for a plain edit; links, reopened briefings and files in a thread arrive as
+owed, and files that can't be shared are logged with their ticket.
 
 The worker's poll (poll_interval) is the fallback for a missed wake-up; these tests set it
 far beyond their waits, so a message that only goes out at the next poll counts as late.
