@@ -166,17 +166,24 @@ def test_a_click_on_a_copy_outside_the_customers_channel_edits_nothing(running):
     assert edits_in(running, ACME) == [asked.ts] and edits_in(running, SUPPORT) == []
 
 
-def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier_one_never_went_out(running):
+def refuse_the_first_confirmation(running) -> list:
+    """Slack refuses the first resolution confirmation posted to the customer's channel for
+    good (that row is given up and keeps no ts); returns the refused calls."""
     posted = getattr(running.sim, API_METHODS["chat.postMessage"])
+    refused = []
 
-    def refuse_the_first_confirmation(params):
+    def refuse(params):
         if params.get("channel") == ACME and "was resolved" in str(params) and not refused:
             refused.append(params)
-            raise SlackApiFault("invalid_blocks")  # permanent: that row is given up
+            raise SlackApiFault("invalid_blocks")
         return posted(params)
 
-    refused = []
-    running.sim.add_method("chat.postMessage", refuse_the_first_confirmation)
+    running.sim.add_method("chat.postMessage", refuse)
+    return refused
+
+
+def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier_one_never_went_out(running):
+    refused = refuse_the_first_confirmation(running)
     _, briefing = open_and_resolve(running)
     running.sim.wait_for(lambda: "[Reopen]" in briefing.rendered and refused, message="the refused confirmation")
     running.driver.click(AGENT, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
@@ -196,16 +203,7 @@ def test_a_later_confirmation_clicked_early_is_thanked_as_itself_when_an_earlier
 
 
 def test_a_click_is_thanked_on_its_own_tickets_confirmation_when_another_tickets_never_went_out(running):
-    posted = getattr(running.sim, API_METHODS["chat.postMessage"])
-
-    def refuse_the_first_confirmation(params):
-        if params.get("channel") == ACME and "was resolved" in str(params) and not refused:
-            refused.append(params)
-            raise SlackApiFault("invalid_blocks")  # permanent: that row keeps no ts
-        return posted(params)
-
-    refused = []
-    running.sim.add_method("chat.postMessage", refuse_the_first_confirmation)
+    refused = refuse_the_first_confirmation(running)
     _, first = open_and_resolve(running, "Exports time out", text="Raised the export timeout")
     running.sim.wait_for(lambda: "[Reopen]" in first.rendered and refused, message="the refused confirmation")
     open_and_resolve(running, "Invoices vanish", text="Restored the invoices")

@@ -46,13 +46,19 @@ def briefing_updates(h: Harness) -> list:
     return [c for c in h.sim.calls_to("chat.update") if c.params.get("channel") == CHANNELS["tier1"]]
 
 
+def opened_and_sent(h: Harness):
+    """A P2 ticket opened by AGENT, its briefing sent by the held worker."""
+    ticket = h.runtime.desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
+                                        requester_id=AGENT)
+    assert h.runtime.worker.drain(timeout=scaled(10))
+    return ticket
+
+
 def test_a_burst_of_changes_costs_the_briefing_one_update_showing_the_last(database_url):
     """Each change owes an update rendered when sent; one waiting stands for the others."""
     with Harness(database_url, start_worker=False) as h:
         desk, worker = h.runtime.desk, h.runtime.worker
-        ticket = desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
-                                  requester_id=AGENT)
-        assert worker.drain(timeout=scaled(10))
+        ticket = opened_and_sent(h)
         homes = len(h.sim.calls_to("views.publish"))
         desk.acknowledge(ticket.id, AGENT)
         desk.resolve(ticket.id, resolution(), AGENT)
@@ -68,9 +74,7 @@ def test_a_change_made_while_its_briefing_update_is_being_sent_gets_its_own(data
     """An update already claimed was rendered before the change: it can't stand for it."""
     with Harness(database_url, start_worker=False) as h:
         desk, worker = h.runtime.desk, h.runtime.worker
-        ticket = desk.open_ticket(parse_new_ticket({"summary": "Checkout is down", "severity": "P2"}),
-                                  requester_id=AGENT)
-        assert worker.drain(timeout=scaled(10))
+        ticket = opened_and_sent(h)
         desk.acknowledge(ticket.id, AGENT)
         slow = h.sim.answer_late("chat.update", seconds=1.5, channel=CHANNELS["tier1"])
         sending = threading.Thread(target=worker.drain, args=(scaled(10),))

@@ -29,6 +29,16 @@ def resolve(harness, user, briefing) -> None:
     harness.driver.submit_view(user, modal.id, {"Resolution": "Reindexed", "Root cause": "Bug"})
 
 
+def escalate_form_then_resolved(harness):
+    """AGENT opens the escalate form of a new ticket; AGENT2 resolves the ticket meanwhile."""
+    key = harness.new_ticket(Summary="Search is empty")
+    briefing = harness.briefing(key)
+    form = harness.modal_from(AGENT, briefing, ActionId.ESCALATE)
+    resolve(harness, AGENT2, briefing)
+    harness.sim.wait_for(lambda: events(harness, "resolved"), message="the resolution")
+    return key, briefing, form
+
+
 def escalate(harness, user, briefing, level="Tier 2", reason="Needs a specialist") -> None:
     modal = harness.modal_from(user, briefing, ActionId.ESCALATE)
     harness.driver.submit_view(user, modal.id, {"Level": level, "Trigger": "Complexity", "Reason": reason})
@@ -47,11 +57,7 @@ def test_escalating_a_resolved_ticket_by_command_is_refused_before_any_form(harn
 
 
 def test_a_form_sent_after_the_ticket_was_resolved_says_what_it_can_no_longer_do(harness):
-    key = harness.new_ticket(Summary="Search is empty")
-    briefing = harness.briefing(key)
-    form = harness.modal_from(AGENT, briefing, ActionId.ESCALATE)
-    resolve(harness, AGENT2, briefing)
-    harness.sim.wait_for(lambda: events(harness, "resolved"), message="the resolution")
+    key, briefing, form = escalate_form_then_resolved(harness)
     harness.driver.submit_view(AGENT, form.id, {"Level": "Tier 2", "Trigger": "Complexity", "Reason": "Too late"})
     answer = told(harness, AGENT, CHANNELS["tier1"], 0)
     assert answer.startswith(f"{key} was resolved by <@{AGENT2}>") and "so it can't be escalated." in answer
@@ -94,11 +100,7 @@ def test_a_stale_form_names_the_tickets_latest_move_not_an_earlier_one_nor_anoth
 
 
 def test_a_form_opened_before_a_resolve_and_reopen_names_the_reopening(harness):
-    key = harness.new_ticket(Summary="Exports time out")
-    briefing = harness.briefing(key)
-    stale = harness.modal_from(AGENT, briefing, ActionId.ESCALATE)
-    resolve(harness, AGENT2, briefing)
-    harness.sim.wait_for(lambda: events(harness, "resolved"), message="the resolution")
+    key, briefing, stale = escalate_form_then_resolved(harness)
     harness.sim.wait_for(lambda: "[Reopen]" in harness.sim.message(CHANNELS["tier1"], briefing.ts).rendered,
                          message="the Reopen button")
     harness.driver.click(AGENT2, CHANNELS["tier1"], briefing.ts, ActionId.REOPEN)
