@@ -52,7 +52,8 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(f"DATABASE_URL must be {example}")
     try:
         make_url(url).get_dialect()
-    except ArgumentError:  # unparsable, or an unknown database or driver (never echoes the URL: it may hold a password)
+    except (ArgumentError, ValueError):  # unparsable (a port that isn't a number: ValueError), or an unknown
+        # database or driver; never echoes the URL, which may hold a password
         raise ConfigError(f"DATABASE_URL names no database SQLAlchemy knows; it must be {example}") from None
 
 

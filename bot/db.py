@@ -7,7 +7,7 @@ from typing import Iterator
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -89,17 +89,33 @@ def upgrade(engine: Engine) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect().execution_options(**{_WRITE_OPTION: True}) as connection:
         is_postgres = connection.dialect.name == "postgresql"
+        is_sqlite = connection.dialect.name == "sqlite"
         if is_postgres:
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             connection.commit()
+        if is_sqlite:
+            # SQLite's batch migrations rebuild a table (copy, drop, rename): with foreign keys on,
+            # dropping `tickets` fails while events point at it. The pragma only works outside a
+            # transaction, so it goes straight to the driver, before BEGIN; the keys are checked
+            # before the commit instead.
+            _sqlite_foreign_keys(connection, False)
         try:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            if is_sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                raise RuntimeError("the migrations left rows whose foreign keys point nowhere; nothing was changed")
             connection.commit()
         finally:
             if is_postgres:
                 connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
                 connection.commit()
+            if is_sqlite:
+                connection.rollback()  # (after a failure) the pragma, too, must run outside a transaction
+                _sqlite_foreign_keys(connection, True)
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def locked_row(session: Session, model, key, **initial):

@@ -74,3 +74,51 @@ def test_nobody_sees_a_sqlite_database_half_upgraded(tmp_path):
     assert seen <= {None, head}
     with sqlite3.connect(tmp_path / "watched.db") as reader:
         assert reader.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+
+
+def test_an_sqlite_database_with_tickets_from_an_early_version_upgrades_keeping_them(tmp_path):
+    """Migrations that rebuild the tickets table on SQLite (batch mode: copy, drop, rename)
+    must not trip over the rows that reference it: a team on SQLite since 0002 upgrades
+    with its tickets and their history intact."""
+    import sqlite3
+
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'early.db'}"
+    config = alembic_config(url)
+    engine = make_engine(url)
+    with engine.connect().execution_options(escalator_writes=True) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.commit()
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "early.db") as db:  # one ticket and its opening, as 0002 stored them
+        for table, given in (("tickets", {"id": 1, "status": "open", "level": "tier1", "severity": "P2"}),
+                             ("ticket_events", {"ticket_id": 1, "kind": "opened", "to_level": "tier1"})):
+            columns = {name: _filler(kind) for _, name, kind, notnull, default, pk in
+                       db.execute(f"PRAGMA table_info({table})") if notnull and default is None and not pk}
+            row = {**columns, **given}
+            db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                       list(row.values()))
+
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    with sqlite3.connect(tmp_path / "early.db") as db:
+        assert db.execute("SELECT count(*) FROM tickets").fetchone() == (1,)
+        assert db.execute("SELECT kind FROM ticket_events WHERE ticket_id = 1").fetchall() == [("opened",)]
+        assert db.execute("SELECT level FROM ticket_stays WHERE ticket_id = 1").fetchall() == [("tier1",)]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def _filler(kind: str):
+    kind = kind.upper()
+    if "INT" in kind or "BOOL" in kind or "NUMERIC" in kind:
+        return 0
+    if "DATE" in kind or "TIME" in kind:
+        return "2026-11-02 09:00:00.000000"
+    return "x" if "JSON" not in kind else "{}"
