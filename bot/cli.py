@@ -9,6 +9,7 @@ import sys
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.config import ConfigError, load_settings
+from bot.database_wait import first_line
 from bot.policy import PolicyError, load_policy
 
 log = logging.getLogger("escalator")
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OperationalError, InterfaceError) as error:  # the database can't be reached or opened
         if args.command in ("demo", "policy"):  # their databases are their own, not DATABASE_URL: a bug
             raise
-        print(f"escalator: the database (DATABASE_URL) can't be used: {_first_line(error)}", file=sys.stderr)
+        print(f"escalator: the database (DATABASE_URL) can't be used: {first_line(error)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (`escalator report | head`): stop quietly, like other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -144,6 +145,7 @@ def _serve(args) -> int:
     from bot.bot_token import check_bot_token
 
     check_bot_token(settings)
+    _wait_for_database(settings.database_url)
     runtime = build_runtime(settings)
     try:
         app = build_app(runtime)
@@ -161,6 +163,17 @@ def _serve(args) -> int:
     finally:
         runtime.stop()
     return 0
+
+
+def _wait_for_database(url: str) -> None:
+    from bot.database_wait import wait_for_database
+    from bot.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        wait_for_database(engine)
+    finally:
+        engine.dispose()
 
 
 def _serve_operations(runtime, host: str, port: int) -> None:
@@ -238,12 +251,6 @@ def _simulate(args) -> int:
     from bot.policy.simulate_report import run_simulation
 
     return run_simulation(args)
-
-
-def _first_line(error: OperationalError | InterfaceError) -> str:
-    """The driver's own words (no SQL, no parameters: they could hold ticket text)."""
-    words = str(error.orig if error.orig is not None else error).strip()
-    return words.splitlines()[0] if words else type(error).__name__
 
 
 if __name__ == "__main__":

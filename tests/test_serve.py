@@ -81,9 +81,10 @@ def test_serve_stops_cleanly_and_never_logs_secrets(served):
     assert TOKEN[:10] not in output
 
 
-def serve_http_process(sim: FakeSlack, tmp_path, token: str, port: int) -> subprocess.Popen:
+def serve_http_process(sim: FakeSlack, tmp_path, token: str, port: int,
+                       database_url: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "SLACK_BOT_TOKEN": token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": sim.url,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'start.db'}"}
+           "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'start.db'}"}
     env.pop("SLACK_APP_TOKEN", None)
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1",
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -126,3 +127,114 @@ def test_serve_http_started_while_slack_is_unreachable_waits_for_it_then_serves(
     assert process.returncode == 0, stderr
     assert "not connected to Slack: could not check SLACK_BOT_TOKEN (service_unavailable)" in stderr
     assert "Traceback" not in stdout + stderr
+
+
+class _Forwarder:
+    """A TCP port that refuses connections until `open()`, then passes them on to PostgreSQL:
+    a database that comes up after the bot."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        import socketserver
+        import threading
+
+        self.port, self.upstream = free_port(), upstream
+        self._server, self._threads = None, threading
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(handler):
+                import socket
+
+                with socket.create_connection(upstream) as far:
+                    pumps = [threading.Thread(target=_pump, args=(a, b), daemon=True)
+                             for a, b in ((handler.request, far), (far, handler.request))]
+                    for pump in pumps:
+                        pump.start()
+                    for pump in pumps:
+                        pump.join()
+
+        self._handler = Pipe
+
+    def open(self) -> None:
+        import socketserver
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), self._handler)
+        self._server.daemon_threads = True
+        self._threads.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _pump(source, sink) -> None:
+    import socket
+
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def test_serve_started_before_its_postgresql_waits_for_it_then_serves(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import postgres_schema_url
+
+    schema_urls = postgres_schema_url()
+    url = make_url(next(schema_urls))
+    forwarder = _Forwarder((url.host or "127.0.0.1", url.port or 5432))
+    port = free_port()
+    with FakeSlack(token=TOKEN) as sim:
+        process = serve_http_process(sim, tmp_path, TOKEN, port, database_url=url.set(
+            host="127.0.0.1", port=forwarder.port).render_as_string(hide_password=False))
+        try:
+            time.sleep(3)  # attempts against a port where nothing listens yet
+            assert process.poll() is None, process.communicate()[1]  # waiting, not dead
+            forwarder.open()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if get(f"http://127.0.0.1:{port}/healthz") == 200:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline and process.poll() is None, "serve never became healthy"
+                time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=15)
+            forwarder.close()
+            next(schema_urls, None)  # drops the schema
+    assert process.returncode == 0, stderr
+    assert "database not reachable (connection failed:" in stderr and "next attempt in" in stderr
+    assert "Traceback" not in stdout + stderr
+
+
+def test_serve_pointed_at_a_database_that_does_not_exist_stops_at_once(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import postgres_schema_url
+
+    schema_urls = postgres_schema_url()
+    missing = make_url(next(schema_urls)).set(database="no_such_escalator_db")
+    try:
+        with FakeSlack(token=TOKEN) as sim:
+            process = serve_http_process(sim, tmp_path, TOKEN, free_port(),
+                                         database_url=missing.render_as_string(hide_password=False))
+            stdout, stderr = process.communicate(timeout=60)
+    finally:
+        next(schema_urls, None)
+    assert process.returncode == 1  # waiting can't create it: a setting to fix
+    assert stderr.strip().splitlines()[-1] == ('escalator: the database (DATABASE_URL) can\'t be used: connection '
+                                               'failed: connection to server at "127.0.0.1", port 5432 failed: '
+                                               'FATAL:  database "no_such_escalator_db" does not exist')
+    assert "Traceback" not in stdout + stderr and "next attempt" not in stderr
