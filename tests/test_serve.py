@@ -11,6 +11,7 @@ import pytest
 from bot.simulator import FakeSlack, SlackDriver
 from tests.harness import SUPPORT
 from tests.ports import free_port
+from tests.tcp_proxy import TcpProxy
 
 TOKEN = "xoxb-serve-test-token-123456"
 SECRET = "serve-test-signing-secret-abcdef"
@@ -90,6 +91,18 @@ def serve_http_process(sim: FakeSlack, tmp_path, token: str, port: int,
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def wait_until_healthy(process: subprocess.Popen, port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if get(f"http://127.0.0.1:{port}/healthz") == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline and process.poll() is None, "serve never became healthy"
+        time.sleep(0.2)
+
+
 def test_a_refused_bot_token_stops_serve_with_one_line_naming_the_setting(tmp_path):
     wrong = "xoxb-wrong-token-987654"
     with FakeSlack(token=TOKEN) as sim:
@@ -112,76 +125,13 @@ def test_serve_http_started_while_slack_is_unreachable_waits_for_it_then_serves(
                          message="serve trying auth.test during the outage")
             assert process.poll() is None  # still waiting, not dead
             sim.clear_faults()
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if get(f"http://127.0.0.1:{port}/healthz") == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline and process.poll() is None, "serve never became healthy"
-                time.sleep(0.2)
+            wait_until_healthy(process, port)
         finally:
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=15)
     assert process.returncode == 0, stderr
     assert "not connected to Slack: could not check SLACK_BOT_TOKEN (service_unavailable)" in stderr
     assert "Traceback" not in stdout + stderr
-
-
-class _Forwarder:
-    """A TCP port that refuses connections until `open()`, then passes them on to PostgreSQL:
-    a database that comes up after the bot."""
-
-    def __init__(self, upstream: tuple[str, int]):
-        import socketserver
-        import threading
-
-        self.port, self.upstream = free_port(), upstream
-        self._server, self._threads = None, threading
-
-        class Pipe(socketserver.BaseRequestHandler):
-            def handle(handler):
-                import socket
-
-                with socket.create_connection(upstream) as far:
-                    pumps = [threading.Thread(target=_pump, args=(a, b), daemon=True)
-                             for a, b in ((handler.request, far), (far, handler.request))]
-                    for pump in pumps:
-                        pump.start()
-                    for pump in pumps:
-                        pump.join()
-
-        self._handler = Pipe
-
-    def open(self) -> None:
-        import socketserver
-
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), self._handler)
-        self._server.daemon_threads = True
-        self._threads.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-
-def _pump(source, sink) -> None:
-    import socket
-
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def test_serve_started_before_its_postgresql_waits_for_it_then_serves(tmp_path):
@@ -191,28 +141,20 @@ def test_serve_started_before_its_postgresql_waits_for_it_then_serves(tmp_path):
 
     schema_urls = postgres_schema_url()
     url = make_url(next(schema_urls))
-    forwarder = _Forwarder((url.host or "127.0.0.1", url.port or 5432))
+    database = TcpProxy((url.host or "127.0.0.1", url.port or 5432))  # not started: nothing listens yet
     port = free_port()
     with FakeSlack(token=TOKEN) as sim:
         process = serve_http_process(sim, tmp_path, TOKEN, port, database_url=url.set(
-            host="127.0.0.1", port=forwarder.port).render_as_string(hide_password=False))
+            host="127.0.0.1", port=database.port).render_as_string(hide_password=False))
         try:
             time.sleep(3)  # attempts against a port where nothing listens yet
             assert process.poll() is None, process.communicate()[1]  # waiting, not dead
-            forwarder.open()
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if get(f"http://127.0.0.1:{port}/healthz") == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline and process.poll() is None, "serve never became healthy"
-                time.sleep(0.2)
+            database.start()
+            wait_until_healthy(process, port)
         finally:
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=15)
-            forwarder.close()
+            database.stop()
             next(schema_urls, None)  # drops the schema
     assert process.returncode == 0, stderr
     assert "database not reachable (connection failed:" in stderr and "next attempt in" in stderr
