@@ -255,4 +255,3 @@ def _simulate(args) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

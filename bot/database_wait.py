@@ -9,13 +9,12 @@ server refuses, a database that doesn't exist. SQLite is a file: there is nothin
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.socket_mode.backoff import retry_delay
+from bot.socket_mode.backoff import keep_trying
 
 log = logging.getLogger("escalator")
 
@@ -35,16 +34,21 @@ def first_line(error: OperationalError | InterfaceError) -> str:
 def wait_for_database(engine: Engine, *, max_backoff: float = 10.0) -> None:
     if engine.dialect.name != "postgresql":
         return
-    failures = 0
-    while True:
+    refused: list[OperationalError] = []
+
+    def connect() -> None:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            return
         except OperationalError as error:
-            if any(refusal in first_line(error) for refusal in _REFUSALS):
+            if not any(refusal in first_line(error) for refusal in _REFUSALS):
                 raise
-            delay = retry_delay(failures, max_backoff)
-            failures += 1
-            log.warning("database not reachable (%s); next attempt in %.1f s", first_line(error), delay)
-            time.sleep(delay)
+            refused.append(error)  # stop trying, and say why in one line (bot.cli)
+
+    keep_trying(connect, "database not reachable", log, max_backoff, reason_of=_reason)
+    if refused:
+        raise refused[0]
+
+
+def _reason(error: Exception) -> str:
+    return first_line(error) if isinstance(error, (OperationalError, InterfaceError)) else type(error).__name__

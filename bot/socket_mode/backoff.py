@@ -22,10 +22,17 @@ def retry_delay(failures: int, cap: float = 10.0) -> float:
     return min(cap, _calculator.calculate_sleep_duration(min(failures, 10)))
 
 
-def keep_trying(attempt: Callable[[], object], what: str, log: logging.Logger, max_backoff: float = 10.0) -> None:
+def _slack_reason(error: Exception) -> str:
+    return (error.response.get("error") if isinstance(error, SlackApiError) and error.response is not None
+            else None) or type(error).__name__
+
+
+def keep_trying(attempt: Callable[[], object], what: str, log: logging.Logger, max_backoff: float = 10.0,
+                *, reason_of: Callable[[Exception], str] = _slack_reason) -> None:
     """Call `attempt` until it returns. A ConfigError (the operator's setting is wrong) goes
-    straight up; any other failure is Slack being out of reach: logged as `what` and tried
-    again after retry_delay."""
+    straight up; any other failure is the service being out of reach (Slack, or the database
+    for bot.database_wait): logged as `what` with reason_of(error) and tried again after
+    retry_delay."""
     failures = 0
     while True:
         try:
@@ -34,8 +41,7 @@ def keep_trying(attempt: Callable[[], object], what: str, log: logging.Logger, m
         except ConfigError:
             raise
         except Exception as error:
-            reason = (error.response.get("error") if isinstance(error, SlackApiError) and error.response is not None
-                      else None) or type(error).__name__
+            reason = reason_of(error)
             delay = retry_delay(failures, max_backoff)
             failures += 1
             log.warning("%s (%s); next attempt in %.1f s", what, reason, delay)
